@@ -1,0 +1,48 @@
+"""pybpf: eBPF from Python through the bpf(2) syscall, and ``pybpftool``, a bpftool work-alike.
+
+Public names load on first use, so that ``import pybpf`` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Map": "pybpf.maps",
+    "MapInfo": "pybpf.maps",
+    "BatchCursor": "pybpf.maps",
+    "map_ids": "pybpf.maps",
+    "possible_cpus": "pybpf.maps",
+    "Program": "pybpf.programs",
+    "prog_ids": "pybpf.programs",
+    "MapType": "pybpf._sys.abi",
+    "MapFlags": "pybpf._sys.abi",
+    "UpdateFlags": "pybpf._sys.abi",
+    "ProgType": "pybpf._sys.abi",
+    "BPFError": "pybpf.errors",
+    "KeyNotFound": "pybpf.errors",
+    "KeyExists": "pybpf.errors",
+    "NotFound": "pybpf.errors",
+    "PermissionDenied": "pybpf.errors",
+    "InvalidArgument": "pybpf.errors",
+    "NoSpace": "pybpf.errors",
+    "NotSupported": "pybpf.errors",
+    "IterationAborted": "pybpf.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

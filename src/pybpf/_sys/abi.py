@@ -1,0 +1,453 @@
+"""The kernel's BPF ABI: constants and ``bpf_attr`` layouts from include/uapi/linux/bpf.h.
+
+Enums drop the kernel's shared prefix (``BPF_MAP_TYPE_HASH`` is ``MapType.HASH``); each
+Structure is one member of ``union bpf_attr`` or one info struct, fields in kernel order with
+explicit padding. Pointers cross the boundary as ``c_uint64`` addresses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import platform
+
+# bpf(2) has no libc wrapper; its number differs per architecture.
+_SYS_BPF = {
+    "x86_64": 321,
+    "aarch64": 280,
+    "arm64": 280,
+    "riscv64": 280,
+    "loongarch64": 280,
+    "i386": 357,
+    "i686": 357,
+    "armv7l": 386,
+    "armv6l": 386,
+    "ppc64le": 361,
+    "ppc64": 361,
+    "s390x": 351,
+    "mips64": 5315,
+}
+
+
+def sys_bpf_number(machine: str | None = None) -> int:
+    """The bpf(2) syscall number of ``machine`` (default: this one)."""
+    machine = machine or platform.machine()
+    try:
+        return _SYS_BPF[machine]
+    except KeyError:
+        raise OSError(f"bpf(2) syscall number unknown for architecture {machine!r}") from None
+
+
+BPF_OBJ_NAME_LEN = 16
+BPF_TAG_SIZE = 8
+BPF_FS_MAGIC = 0xCAFE4A11
+# Kernel-internal "not supported" errno that leaks out of bpf(2); libc has no name for it.
+ENOTSUPP = 524
+
+
+class Cmd(enum.IntEnum):
+    """enum bpf_cmd."""
+
+    MAP_CREATE = 0
+    MAP_LOOKUP_ELEM = 1
+    MAP_UPDATE_ELEM = 2
+    MAP_DELETE_ELEM = 3
+    MAP_GET_NEXT_KEY = 4
+    PROG_LOAD = 5
+    OBJ_PIN = 6
+    OBJ_GET = 7
+    PROG_ATTACH = 8
+    PROG_DETACH = 9
+    PROG_TEST_RUN = 10
+    PROG_GET_NEXT_ID = 11
+    MAP_GET_NEXT_ID = 12
+    PROG_GET_FD_BY_ID = 13
+    MAP_GET_FD_BY_ID = 14
+    OBJ_GET_INFO_BY_FD = 15
+    PROG_QUERY = 16
+    RAW_TRACEPOINT_OPEN = 17
+    BTF_LOAD = 18
+    BTF_GET_FD_BY_ID = 19
+    TASK_FD_QUERY = 20
+    MAP_LOOKUP_AND_DELETE_ELEM = 21
+    MAP_FREEZE = 22
+    BTF_GET_NEXT_ID = 23
+    MAP_LOOKUP_BATCH = 24
+    MAP_LOOKUP_AND_DELETE_BATCH = 25
+    MAP_UPDATE_BATCH = 26
+    MAP_DELETE_BATCH = 27
+    LINK_CREATE = 28
+    LINK_UPDATE = 29
+    LINK_GET_FD_BY_ID = 30
+    LINK_GET_NEXT_ID = 31
+    ENABLE_STATS = 32
+    ITER_CREATE = 33
+    LINK_DETACH = 34
+    PROG_BIND_MAP = 35
+    TOKEN_CREATE = 36
+
+
+class MapType(enum.IntEnum):
+    """enum bpf_map_type, BPF_MAP_TYPE_ dropped; bpftool's keyword is the lower-cased name."""
+
+    UNSPEC = 0
+    HASH = 1
+    ARRAY = 2
+    PROG_ARRAY = 3
+    PERF_EVENT_ARRAY = 4
+    PERCPU_HASH = 5
+    PERCPU_ARRAY = 6
+    STACK_TRACE = 7
+    CGROUP_ARRAY = 8
+    LRU_HASH = 9
+    LRU_PERCPU_HASH = 10
+    LPM_TRIE = 11
+    ARRAY_OF_MAPS = 12
+    HASH_OF_MAPS = 13
+    DEVMAP = 14
+    SOCKMAP = 15
+    CPUMAP = 16
+    XSKMAP = 17
+    SOCKHASH = 18
+    CGROUP_STORAGE = 19
+    REUSEPORT_SOCKARRAY = 20
+    PERCPU_CGROUP_STORAGE = 21
+    QUEUE = 22
+    STACK = 23
+    SK_STORAGE = 24
+    DEVMAP_HASH = 25
+    STRUCT_OPS = 26
+    RINGBUF = 27
+    INODE_STORAGE = 28
+    TASK_STORAGE = 29
+    BLOOM_FILTER = 30
+    USER_RINGBUF = 31
+    CGRP_STORAGE = 32
+    ARENA = 33
+    INSN_ARRAY = 34
+
+
+class ProgType(enum.IntEnum):
+    """enum bpf_prog_type, BPF_PROG_TYPE_ dropped."""
+
+    UNSPEC = 0
+    SOCKET_FILTER = 1
+    KPROBE = 2
+    SCHED_CLS = 3
+    SCHED_ACT = 4
+    TRACEPOINT = 5
+    XDP = 6
+    PERF_EVENT = 7
+    CGROUP_SKB = 8
+    CGROUP_SOCK = 9
+    LWT_IN = 10
+    LWT_OUT = 11
+    LWT_XMIT = 12
+    SOCK_OPS = 13
+    SK_SKB = 14
+    CGROUP_DEVICE = 15
+    SK_MSG = 16
+    RAW_TRACEPOINT = 17
+    CGROUP_SOCK_ADDR = 18
+    LWT_SEG6LOCAL = 19
+    LIRC_MODE2 = 20
+    SK_REUSEPORT = 21
+    FLOW_DISSECTOR = 22
+    CGROUP_SYSCTL = 23
+    RAW_TRACEPOINT_WRITABLE = 24
+    CGROUP_SOCKOPT = 25
+    TRACING = 26
+    STRUCT_OPS = 27
+    EXT = 28
+    LSM = 29
+    SK_LOOKUP = 30
+    SYSCALL = 31
+    NETFILTER = 32
+
+
+class AttachType(enum.IntEnum):
+    """enum bpf_attach_type (the members pybpf uses), BPF_ dropped."""
+
+    CGROUP_INET_INGRESS = 0
+    TRACE_ITER = 28
+
+
+class LinkType(enum.IntEnum):
+    """enum bpf_link_type, BPF_LINK_TYPE_ dropped."""
+
+    UNSPEC = 0
+    RAW_TRACEPOINT = 1
+    TRACING = 2
+    CGROUP = 3
+    ITER = 4
+    NETNS = 5
+    XDP = 6
+    PERF_EVENT = 7
+    KPROBE_MULTI = 8
+    STRUCT_OPS = 9
+    NETFILTER = 10
+    TCX = 11
+    UPROBE_MULTI = 12
+    NETKIT = 13
+    SOCKMAP = 14
+
+
+class MapFlags(enum.IntFlag):
+    """BPF_MAP_CREATE map_flags, BPF_F_ dropped."""
+
+    NO_PREALLOC = 1 << 0
+    NO_COMMON_LRU = 1 << 1
+    NUMA_NODE = 1 << 2
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+    STACK_BUILD_ID = 1 << 5
+    ZERO_SEED = 1 << 6
+    RDONLY_PROG = 1 << 7
+    WRONLY_PROG = 1 << 8
+    CLONE = 1 << 9
+    MMAPABLE = 1 << 10
+    PRESERVE_ELEMS = 1 << 11
+    INNER_MAP = 1 << 12
+    LINK = 1 << 13
+    PATH_FD = 1 << 14
+    VTYPE_BTF_OBJ_FD = 1 << 15
+    TOKEN_FD = 1 << 16
+    SEGV_ON_FAULT = 1 << 17
+    NO_USER_CONV = 1 << 18
+
+
+class UpdateFlags(enum.IntFlag):
+    """Element flags of BPF_MAP_UPDATE_ELEM and the batch commands: BPF_ANY ... BPF_F_LOCK."""
+
+    ANY = 0
+    NOEXIST = 1
+    EXIST = 2
+    LOCK = 4
+
+
+class ObjFlags(enum.IntFlag):
+    """file_flags / open_flags of BPF_OBJ_GET and the *_GET_FD_BY_ID commands."""
+
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+
+
+# Map types whose values are per-CPU: user space sees round_up(value_size, 8) per possible CPU.
+PERCPU_MAP_TYPES = frozenset(
+    {MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE}
+)
+# Map types updated with a file descriptor (of a map, program, perf event, cgroup or socket)
+# and read back as an id (or not at all).
+FD_MAP_TYPES = frozenset(
+    {
+        MapType.PROG_ARRAY,
+        MapType.PERF_EVENT_ARRAY,
+        MapType.CGROUP_ARRAY,
+        MapType.ARRAY_OF_MAPS,
+        MapType.HASH_OF_MAPS,
+        MapType.SOCKMAP,
+        MapType.SOCKHASH,
+        MapType.XSKMAP,
+        MapType.REUSEPORT_SOCKARRAY,
+    }
+)
+MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+# Hash-table maps: the batch token is a 4-byte bucket index, not a key.
+HASH_MAP_TYPES = frozenset(
+    {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.HASH_OF_MAPS}
+)
+# Maps known to have the BPF_MAP_*_BATCH commands (others are probed and fall back).
+BATCH_MAP_TYPES = HASH_MAP_TYPES | {MapType.ARRAY, MapType.PERCPU_ARRAY}
+# Maps without keys, driven by push/pop/peek.
+QUEUE_STACK_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
+
+u32 = ctypes.c_uint32
+s32 = ctypes.c_int32
+u64 = ctypes.c_uint64
+
+
+class MapCreateAttr(ctypes.Structure):
+    """bpf_attr for BPF_MAP_CREATE."""
+
+    _fields_ = [
+        ("map_type", u32),
+        ("key_size", u32),
+        ("value_size", u32),
+        ("max_entries", u32),
+        ("map_flags", u32),
+        ("inner_map_fd", u32),
+        ("numa_node", u32),
+        ("map_name", ctypes.c_char * BPF_OBJ_NAME_LEN),
+        ("map_ifindex", u32),
+        ("btf_fd", u32),
+        ("btf_key_type_id", u32),
+        ("btf_value_type_id", u32),
+        ("btf_vmlinux_value_type_id", u32),
+        ("map_extra", u64),
+        ("value_type_btf_obj_fd", s32),
+        ("map_token_fd", s32),
+    ]
+
+
+class MapElemAttr(ctypes.Structure):
+    """bpf_attr for BPF_MAP_{LOOKUP,UPDATE,DELETE}_ELEM, GET_NEXT_KEY, LOOKUP_AND_DELETE_ELEM, FREEZE."""
+
+    _fields_ = [
+        ("map_fd", u32),
+        ("_pad0", u32),
+        ("key", u64),
+        ("value", u64),  # union with next_key
+        ("flags", u64),
+    ]
+
+
+class MapBatchAttr(ctypes.Structure):
+    """bpf_attr for BPF_MAP_*_BATCH."""
+
+    _fields_ = [
+        ("in_batch", u64),
+        ("out_batch", u64),
+        ("keys", u64),
+        ("values", u64),
+        ("count", u32),
+        ("map_fd", u32),
+        ("elem_flags", u64),
+        ("flags", u64),
+    ]
+
+
+class ObjPinAttr(ctypes.Structure):
+    """bpf_attr for BPF_OBJ_PIN and BPF_OBJ_GET."""
+
+    _fields_ = [
+        ("pathname", u64),
+        ("bpf_fd", u32),
+        ("file_flags", u32),
+        ("path_fd", s32),
+        ("_pad0", u32),
+    ]
+
+
+class GetIdAttr(ctypes.Structure):
+    """bpf_attr for BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID (start_id/prog_id/map_id/... share one u32)."""
+
+    _fields_ = [
+        ("id", u32),
+        ("next_id", u32),
+        ("open_flags", u32),
+        ("fd_by_id_token_fd", u32),
+    ]
+
+
+class InfoAttr(ctypes.Structure):
+    """bpf_attr for BPF_OBJ_GET_INFO_BY_FD."""
+
+    _fields_ = [
+        ("bpf_fd", u32),
+        ("info_len", u32),
+        ("info", u64),
+    ]
+
+
+class ProgLoadAttr(ctypes.Structure):
+    """bpf_attr for BPF_PROG_LOAD."""
+
+    _fields_ = [
+        ("prog_type", u32),
+        ("insn_cnt", u32),
+        ("insns", u64),
+        ("license", u64),
+        ("log_level", u32),
+        ("log_size", u32),
+        ("log_buf", u64),
+        ("kern_version", u32),
+        ("prog_flags", u32),
+        ("prog_name", ctypes.c_char * BPF_OBJ_NAME_LEN),
+        ("prog_ifindex", u32),
+        ("expected_attach_type", u32),
+        ("prog_btf_fd", u32),
+        ("func_info_rec_size", u32),
+        ("func_info", u64),
+        ("func_info_cnt", u32),
+        ("line_info_rec_size", u32),
+        ("line_info", u64),
+        ("line_info_cnt", u32),
+        ("attach_btf_id", u32),
+        ("attach_prog_fd", u32),  # union with attach_btf_obj_fd
+        ("core_relo_cnt", u32),
+        ("fd_array", u64),
+        ("core_relos", u64),
+        ("core_relo_rec_size", u32),
+        ("log_true_size", u32),
+        ("prog_token_fd", s32),
+        ("_pad0", u32),
+    ]
+
+
+class MapInfoStruct(ctypes.Structure):
+    """struct bpf_map_info."""
+
+    _fields_ = [
+        ("type", u32),
+        ("id", u32),
+        ("key_size", u32),
+        ("value_size", u32),
+        ("max_entries", u32),
+        ("map_flags", u32),
+        ("name", ctypes.c_char * BPF_OBJ_NAME_LEN),
+        ("ifindex", u32),
+        ("btf_vmlinux_value_type_id", u32),
+        ("netns_dev", u64),
+        ("netns_ino", u64),
+        ("btf_id", u32),
+        ("btf_key_type_id", u32),
+        ("btf_value_type_id", u32),
+        ("btf_vmlinux_id", u32),
+        ("map_extra", u64),
+    ]
+
+
+class ProgInfoStruct(ctypes.Structure):
+    """struct bpf_prog_info (up to the fields pybpf reads)."""
+
+    _fields_ = [
+        ("type", u32),
+        ("id", u32),
+        ("tag", ctypes.c_uint8 * BPF_TAG_SIZE),
+        ("jited_prog_len", u32),
+        ("xlated_prog_len", u32),
+        ("jited_prog_insns", u64),
+        ("xlated_prog_insns", u64),
+        ("load_time", u64),
+        ("created_by_uid", u32),
+        ("nr_map_ids", u32),
+        ("map_ids", u64),
+        ("name", ctypes.c_char * BPF_OBJ_NAME_LEN),
+        ("ifindex", u32),
+        ("gpl_compatible", u32),  # bit 0; the other 31 bits are reserved
+        ("netns_dev", u64),
+        ("netns_ino", u64),
+        ("nr_jited_ksyms", u32),
+        ("nr_jited_func_lens", u32),
+        ("jited_ksyms", u64),
+        ("jited_func_lens", u64),
+        ("btf_id", u32),
+        ("func_info_rec_size", u32),
+        ("func_info", u64),
+        ("nr_func_info", u32),
+        ("nr_line_info", u32),
+        ("line_info", u64),
+        ("jited_line_info", u64),
+        ("nr_jited_line_info", u32),
+        ("line_info_rec_size", u32),
+        ("jited_line_info_rec_size", u32),
+        ("nr_prog_tags", u32),
+        ("prog_tags", u64),
+        ("run_time_ns", u64),
+        ("run_cnt", u64),
+        ("recursion_misses", u64),
+        ("verified_insns", u32),
+        ("attach_btf_obj_id", u32),
+        ("attach_btf_id", u32),
+        ("_pad0", u32),
+    ]

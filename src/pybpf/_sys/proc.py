@@ -1,0 +1,92 @@
+"""What the kernel tells through files and small libc calls: possible CPUs, fdinfo, statfs, mount."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import os
+
+from . import abi
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """Parse a kernel CPU list such as ``0-3,8,10-11``."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+@functools.lru_cache(maxsize=1)
+def possible_cpus() -> int:
+    """Number of *possible* CPUs: per-CPU map values have one slot for each of them."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        return max(parse_cpu_list(f.read())) + 1
+
+
+def fdinfo(fd: int) -> dict[str, str]:
+    """The ``key: value`` lines of /proc/self/fdinfo/FD."""
+    out: dict[str, str] = {}
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            k, sep, v = line.partition(":")
+            if sep:
+                out[k.strip()] = v.strip()
+    return out
+
+
+_statfs = _libc.statfs
+_statfs.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
+_statfs.restype = ctypes.c_int
+
+
+def fs_type(path: str) -> int:
+    """statfs(2)'s f_type for ``path`` (raises OSError)."""
+    buf = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+    if _statfs(os.fsencode(path), buf) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    # f_type is the first member, a C long on every Linux ABI.
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+
+
+def is_bpffs(path: str) -> bool:
+    try:
+        return fs_type(path) == abi.BPF_FS_MAGIC
+    except OSError:
+        return False
+
+
+_mount = _libc.mount
+_mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_mount.restype = ctypes.c_int
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+
+
+def _call_mount(src: bytes | None, target: bytes, fstype: bytes | None, flags: int, data: bytes | None) -> int:
+    if _mount(src, target, fstype, flags, data) != 0:
+        return ctypes.get_errno()
+    return 0
+
+
+def mount_bpffs(target: str) -> None:
+    """Mount a bpffs on ``target``, made a private mount first as bpftool does."""
+    t = os.fsencode(target)
+    err = _call_mount(b"", t, b"none", _MS_PRIVATE | _MS_REC, None)
+    if err == errno.EINVAL:
+        # Not a mount point yet: bind it onto itself, then make it private.
+        err = _call_mount(t, t, b"none", _MS_BIND, None)
+        if not err:
+            err = _call_mount(b"", t, b"none", _MS_PRIVATE | _MS_REC, None)
+    if not err:
+        err = _call_mount(b"bpf", t, b"bpf", 0, b"mode=0700")
+    if err:
+        raise OSError(err, os.strerror(err), target)

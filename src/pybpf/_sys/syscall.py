@@ -1,0 +1,229 @@
+"""The bpf(2) boundary: one function per command, and preallocated callers for the hot paths.
+
+Only this package calls into libc. Two handles on ``syscall(2)`` exist: one with declared
+argtypes for ordinary commands, and one without, fed only ctypes objects built once, for the
+per-element and batch commands where ctypes' argument conversion is a measurable share of the
+cost (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+from ..errors import error_for
+from . import abi
+from .abi import Cmd
+
+_libc = ctypes.CDLL(None, use_errno=True)
+SYS_BPF = abi.sys_bpf_number()
+
+# Declared argtypes: safe for any Python int (no silent truncation to C int).
+_syscall = _libc["syscall"]
+_syscall.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_uint)
+_syscall.restype = ctypes.c_long
+
+# Undeclared: every argument must be a ctypes object (an int would go as a C int).
+_fast = _libc["syscall"]
+_fast.restype = ctypes.c_long
+_FAST_NR = ctypes.c_long(SYS_BPF)
+_FAST_CMD = {cmd: ctypes.c_int(cmd) for cmd in Cmd}
+_get_errno = ctypes.get_errno
+
+
+def bpf(cmd: Cmd, attr: ctypes.Structure, op: str | None = None, obj: object = None) -> int:
+    """Run bpf(cmd, attr); raise the matching ``BPFError`` on failure, retrying EINTR."""
+    addr = ctypes.addressof(attr)
+    size = ctypes.sizeof(attr)
+    while True:
+        ret = _syscall(SYS_BPF, int(cmd), addr, size)
+        if ret >= 0:
+            return ret
+        err = _get_errno()
+        if err == errno.EINTR or (err == errno.EAGAIN and cmd == Cmd.PROG_LOAD):
+            continue
+        raise error_for(err, op or cmd.name.lower(), obj)
+
+
+def bpf_errno(cmd: Cmd, attr: ctypes.Structure) -> tuple[int, int]:
+    """Run bpf(cmd, attr) and return (ret, errno) without raising: for ENOENT-as-answer loops."""
+    addr = ctypes.addressof(attr)
+    size = ctypes.sizeof(attr)
+    while True:
+        ret = _syscall(SYS_BPF, int(cmd), addr, size)
+        if ret >= 0:
+            return ret, 0
+        err = _get_errno()
+        if err != errno.EINTR:
+            return ret, err
+
+
+def address(buf: bytearray | memoryview | ctypes.Array | None) -> int:
+    """Address of a writable buffer's first byte (0 for None). The caller keeps ``buf`` alive."""
+    if buf is None:
+        return 0
+    if isinstance(buf, ctypes.Array):
+        return ctypes.addressof(buf)
+    return ctypes.addressof(ctypes.c_char.from_buffer(buf))
+
+
+def c_string(s: str | bytes) -> ctypes.Array:
+    """A NUL-terminated C string buffer (keep it alive across the call)."""
+    return ctypes.create_string_buffer(os.fsencode(s) if isinstance(s, str) else s)
+
+
+# -- objects -------------------------------------------------------------------------------
+
+
+def map_create(attr: abi.MapCreateAttr, obj: object = None) -> int:
+    return bpf(Cmd.MAP_CREATE, attr, "create", obj)
+
+
+def prog_load(attr: abi.ProgLoadAttr, obj: object = None) -> int:
+    return bpf(Cmd.PROG_LOAD, attr, "load", obj)
+
+
+def _get_next_id(cmd: Cmd, start: int) -> int | None:
+    attr = abi.GetIdAttr(id=start)
+    ret, err = bpf_errno(cmd, attr)
+    if ret < 0:
+        if err == errno.ENOENT:
+            return None
+        raise error_for(err, "get_next_id")
+    return attr.next_id
+
+
+def map_get_next_id(start: int) -> int | None:
+    """The first map id after ``start``, or None past the last."""
+    return _get_next_id(Cmd.MAP_GET_NEXT_ID, start)
+
+
+def prog_get_next_id(start: int) -> int | None:
+    return _get_next_id(Cmd.PROG_GET_NEXT_ID, start)
+
+
+def link_get_next_id(start: int) -> int | None:
+    return _get_next_id(Cmd.LINK_GET_NEXT_ID, start)
+
+
+def btf_get_next_id(start: int) -> int | None:
+    return _get_next_id(Cmd.BTF_GET_NEXT_ID, start)
+
+
+def _get_fd_by_id(cmd: Cmd, id_: int, flags: int, what: str) -> int:
+    attr = abi.GetIdAttr(id=id_, open_flags=flags)
+    return bpf(cmd, attr, "get_fd_by_id", f"{what} id {id_}")
+
+
+def map_get_fd_by_id(id_: int, flags: int = 0) -> int:
+    return _get_fd_by_id(Cmd.MAP_GET_FD_BY_ID, id_, flags, "map")
+
+
+def prog_get_fd_by_id(id_: int) -> int:
+    return _get_fd_by_id(Cmd.PROG_GET_FD_BY_ID, id_, 0, "prog")
+
+
+def link_get_fd_by_id(id_: int) -> int:
+    return _get_fd_by_id(Cmd.LINK_GET_FD_BY_ID, id_, 0, "link")
+
+
+def btf_get_fd_by_id(id_: int) -> int:
+    return _get_fd_by_id(Cmd.BTF_GET_FD_BY_ID, id_, 0, "btf")
+
+
+def obj_get_info_by_fd(fd: int, info: ctypes.Structure, obj: object = None) -> ctypes.Structure:
+    """Fill ``info`` (a zeroed info struct) for ``fd``; the kernel writes at most sizeof(info)."""
+    attr = abi.InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    bpf(Cmd.OBJ_GET_INFO_BY_FD, attr, "get_info", obj)
+    return info
+
+
+def obj_pin(fd: int, path: str) -> None:
+    name = c_string(path)
+    attr = abi.ObjPinAttr(pathname=ctypes.addressof(name), bpf_fd=fd)
+    bpf(Cmd.OBJ_PIN, attr, "pin", path)
+
+
+def obj_get(path: str, flags: int = 0) -> int:
+    name = c_string(path)
+    attr = abi.ObjPinAttr(pathname=ctypes.addressof(name), file_flags=flags)
+    return bpf(Cmd.OBJ_GET, attr, "open pinned", path)
+
+
+def map_freeze(fd: int, obj: object = None) -> None:
+    attr = abi.MapElemAttr(map_fd=fd)
+    bpf(Cmd.MAP_FREEZE, attr, "freeze", obj)
+
+
+def link_create(attr: ctypes.Structure, obj: object = None) -> int:
+    return bpf(Cmd.LINK_CREATE, attr, "link_create", obj)
+
+
+# -- element commands (hot path) -------------------------------------------------------------
+
+
+class MapElemCaller:
+    """Per-map preallocated attrs and key/value buffers for the element commands.
+
+    Callers fill ``key`` / ``value`` in place (slice assignment), call one method, and read the
+    result from the same buffers. Methods return 0 or the errno, so that ENOENT in a loop costs
+    no exception. Not thread-safe: the owning object serialises access.
+    """
+
+    __slots__ = ("key", "value", "next_key", "_elem", "_next", "_first", "_refs", "_size", "_owners")
+
+    def __init__(self, fd: int, key_size: int, value_size: int):
+        # bytearrays with an exported buffer cannot be resized, so their addresses stay valid.
+        self.key = bytearray(max(key_size, 1))
+        self.value = bytearray(max(value_size, 1))
+        self.next_key = bytearray(max(key_size, 1))
+        k = ctypes.c_char.from_buffer(self.key)
+        v = ctypes.c_char.from_buffer(self.value)
+        n = ctypes.c_char.from_buffer(self.next_key)
+        self._owners = (k, v, n)
+        ka, va, na = ctypes.addressof(k), ctypes.addressof(v), ctypes.addressof(n)
+        self._elem = abi.MapElemAttr(map_fd=fd, key=ka if key_size else 0, value=va)
+        self._next = abi.MapElemAttr(map_fd=fd, key=ka, value=na)
+        self._first = abi.MapElemAttr(map_fd=fd, key=0, value=na)
+        self._refs = (ctypes.byref(self._elem), ctypes.byref(self._next), ctypes.byref(self._first))
+        self._size = ctypes.c_uint(ctypes.sizeof(abi.MapElemAttr))
+
+    def _call(self, cmd: ctypes.c_int, ref) -> int:
+        while _fast(_FAST_NR, cmd, ref, self._size) < 0:
+            err = _get_errno()
+            if err != errno.EINTR:
+                return err
+        return 0
+
+    def elem(self, cmd: Cmd, flags: int = 0) -> int:
+        """LOOKUP/UPDATE/DELETE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno."""
+        self._elem.flags = flags
+        return self._call(_FAST_CMD[cmd], self._refs[0])
+
+    def lookup(self) -> int:
+        return self._call(_FAST_CMD[Cmd.MAP_LOOKUP_ELEM], self._refs[0])
+
+    def get_next_key(self, first: bool) -> int:
+        """Next key after ``key`` (or the first key) into ``next_key``; 0 or errno."""
+        return self._call(_FAST_CMD[Cmd.MAP_GET_NEXT_KEY], self._refs[2] if first else self._refs[1])
+
+
+class MapBatchCaller:
+    """A reusable BPF_MAP_*_BATCH attr; the caller sets addresses and count, then calls."""
+
+    __slots__ = ("attr", "_ref", "_size")
+
+    def __init__(self, fd: int):
+        self.attr = abi.MapBatchAttr(map_fd=fd)
+        self._ref = ctypes.byref(self.attr)
+        self._size = ctypes.c_uint(ctypes.sizeof(abi.MapBatchAttr))
+
+    def call(self, cmd: Cmd) -> int:
+        """Run the batch command; 0 or errno (``attr.count`` holds the elements done either way)."""
+        c = _FAST_CMD[cmd]
+        while _fast(_FAST_NR, c, self._ref, self._size) < 0:
+            err = _get_errno()
+            if err != errno.EINTR:
+                return err
+        return 0

@@ -1,0 +1,128 @@
+"""The exception tree every pybpf layer raises.
+
+Each error is an ``OSError`` carrying ``errno``, ``strerror``, the object it concerns as
+``filename`` and the operation as ``op``; subclasses also derive from the built-in a Python
+user would catch (``KeyError``, ``PermissionError``, ``FileExistsError`` ...).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+ENOTSUPP = 524  # kernel-internal, seen through bpf(2); not in libc's errno table
+
+__all__ = [
+    "BPFError",
+    "KeyNotFound",
+    "KeyExists",
+    "NotFound",
+    "PermissionDenied",
+    "InvalidArgument",
+    "NoSpace",
+    "TooBig",
+    "NotSupported",
+    "Busy",
+    "IterationAborted",
+    "error_for",
+]
+
+
+def strerror(err: int) -> str:
+    """libc's text for ``err``, with a readable one for ENOTSUPP."""
+    if err == ENOTSUPP:
+        return "Operation not supported (ENOTSUPP)"
+    return os.strerror(err)
+
+
+class BPFError(OSError):
+    """A failed BPF operation: ``op`` names it, ``filename`` the object, ``errno`` the cause."""
+
+    def __init__(self, err: int, op: str, obj: object = None, detail: str | None = None):
+        super().__init__(err, detail or strerror(err), None if obj is None else str(obj))
+        self.op = op
+        self.detail = detail
+
+    def __str__(self) -> str:
+        where = f" {self.filename}" if self.filename else ""
+        return f"{self.op}{where}: {self.strerror}"
+
+    def __reduce__(self):  # pragma: no cover - pickling support
+        return (type(self), (self.errno, self.op, self.filename, self.detail))
+
+
+class KeyNotFound(BPFError, KeyError):
+    """ENOENT on an element: the key is not in the map."""
+
+    __str__ = BPFError.__str__  # KeyError would repr() the message
+
+
+class KeyExists(BPFError, FileExistsError):
+    """EEXIST: BPF_NOEXIST on a present key, or a pin path already taken."""
+
+
+class NotFound(BPFError, FileNotFoundError):
+    """ENOENT on an object: no map/program with that id, no such pinned path."""
+
+
+class PermissionDenied(BPFError, PermissionError):
+    """EPERM or EACCES."""
+
+
+class InvalidArgument(BPFError, ValueError):
+    """EINVAL, or input refused before any syscall (wrong key size, bad name)."""
+
+
+class NoSpace(BPFError):
+    """ENOSPC: map full, or a batch too small for a hash bucket."""
+
+
+class TooBig(BPFError):
+    """E2BIG: map full (E2BIG on update of a full hash map) or attr too large."""
+
+
+class NotSupported(BPFError):
+    """EOPNOTSUPP or ENOTSUPP: the map type or kernel lacks the operation."""
+
+
+class Busy(BPFError):
+    """EBUSY: the map is frozen or otherwise held."""
+
+
+class IterationAborted(BPFError):
+    """A whole-map walk gave up after more steps than the map can hold (keys churning under it)."""
+
+    def __init__(self, op: str, obj: object = None, detail: str | None = None):
+        super().__init__(_errno.ECANCELED, op, obj, detail or "iteration aborted")
+
+
+_BY_ERRNO: dict[int, type[BPFError]] = {
+    _errno.EEXIST: KeyExists,
+    _errno.ENOENT: NotFound,
+    _errno.EPERM: PermissionDenied,
+    _errno.EACCES: PermissionDenied,
+    _errno.EINVAL: InvalidArgument,
+    _errno.ENOSPC: NoSpace,
+    _errno.E2BIG: TooBig,
+    _errno.EOPNOTSUPP: NotSupported,
+    ENOTSUPP: NotSupported,
+    _errno.EBUSY: Busy,
+}
+
+# Element operations: ENOENT names a missing key, not a missing object.
+_ELEM_OPS = frozenset({"lookup", "delete", "lookup_and_delete", "update", "get_next_key", "pop", "peek"})
+
+
+def error_for(err: int, op: str, obj: object = None, detail: str | None = None) -> BPFError:
+    """The exception for errno ``err`` raised by operation ``op`` on ``obj``."""
+    if err == _errno.ENOENT and op in _ELEM_OPS:
+        cls: type[BPFError] = KeyNotFound
+    else:
+        cls = _BY_ERRNO.get(err, BPFError)
+    return cls(err, op, obj, detail)
+
+
+for _cls in (BPFError, KeyNotFound, KeyExists, NotFound, PermissionDenied, InvalidArgument,
+             NoSpace, TooBig, NotSupported, Busy, IterationAborted):
+    _cls.__module__ = "pybpf.errors"
+del _cls

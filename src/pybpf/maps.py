@@ -1,0 +1,848 @@
+"""BPF maps: create or open them, read their info, and operate on their elements.
+
+Keys and values are bytes. Per-CPU maps take and return one value per *possible* CPU. Maps of
+file descriptors (map-in-map, prog_array, ...) are updated with an fd or an object with
+``fileno()`` and read back, as the kernel does, as the 4-byte id of the object stored.
+"""
+
+from __future__ import annotations
+
+import _thread
+import errno
+import os
+import sys as _sysmod
+from collections import namedtuple
+
+from . import bpffs
+from ._sys import abi, proc
+from ._sys import syscall as _bpf
+from ._sys.abi import Cmd, MapFlags, MapType, UpdateFlags
+from ._sys.fd import FD
+from .errors import (
+    BPFError,
+    InvalidArgument,
+    IterationAborted,
+    NotSupported,
+    error_for,
+)
+
+TYPE_CHECKING = False  # typing costs milliseconds at import; annotations are lazy
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+__all__ = [
+    "Map",
+    "MapInfo",
+    "MapFdInfo",
+    "MapType",
+    "MapFlags",
+    "UpdateFlags",
+    "BatchCursor",
+    "Batch",
+    "map_ids",
+    "possible_cpus",
+]
+
+possible_cpus = proc.possible_cpus
+
+MapInfo = namedtuple(
+    "MapInfo",
+    "type id key_size value_size max_entries map_flags name ifindex btf_vmlinux_value_type_id "
+    "netns_dev netns_ino btf_id btf_key_type_id btf_value_type_id btf_vmlinux_id map_extra",
+)
+MapInfo.__doc__ = "struct bpf_map_info: what BPF_OBJ_GET_INFO_BY_FD tells about a map."
+
+MapFdInfo = namedtuple("MapFdInfo", "memlock frozen owner_prog_type owner_jited")
+MapFdInfo.__doc__ = "What /proc/self/fdinfo adds: memlock bytes, frozen, prog_array owner (or None)."
+
+Batch = namedtuple("Batch", "count keys values")
+Batch.__doc__ = "One raw batch: ``count`` elements packed in ``keys`` and ``values`` (memoryviews, reused)."
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+# Errnos with which a map type or kernel says it has no batch commands.
+_NO_BATCH = frozenset({errno.EINVAL, errno.EOPNOTSUPP, abi.ENOTSUPP})
+_MISSING = object()
+
+
+def map_ids() -> Iterator[int]:
+    """Ids of all maps in the system, ascending (BPF_MAP_GET_NEXT_ID)."""
+    cur = 0
+    while (cur := _bpf.map_get_next_id(cur)) is not None:
+        yield cur
+
+
+def check_name(name: str, op: str = "create") -> bytes:
+    """Validate an object name as the kernel does: A-Z a-z 0-9 _ . and at most 15 characters."""
+    if len(name) > abi.BPF_OBJ_NAME_LEN - 1 or not _NAME_CHARS.issuperset(name):
+        raise InvalidArgument(
+            errno.EINVAL, op, name,
+            f"invalid name {name!r}: only A-Z a-z 0-9 _ . allowed, at most {abi.BPF_OBJ_NAME_LEN - 1} characters",
+        )
+    return name.encode()
+
+
+def _fd_of(obj: object) -> int:
+    if isinstance(obj, int):
+        return obj
+    fileno = getattr(obj, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"expected an fd or an object with fileno(), not {type(obj).__name__}")
+    return fileno()
+
+
+def _info_from_struct(s: abi.MapInfoStruct) -> MapInfo:
+    try:
+        t: MapType | int = MapType(s.type)
+    except ValueError:
+        t = s.type  # a map type newer than this library
+    return MapInfo(
+        t, s.id, s.key_size, s.value_size, s.max_entries, MapFlags(s.map_flags),
+        s.name.decode(errors="replace"), s.ifindex, s.btf_vmlinux_value_type_id, s.netns_dev,
+        s.netns_ino, s.btf_id, s.btf_key_type_id, s.btf_value_type_id, s.btf_vmlinux_id, s.map_extra,
+    )
+
+
+def map_info_by_fd(fd: int, obj: object = None) -> MapInfo:
+    """Fresh ``MapInfo`` for a map fd (a new zeroed struct each call)."""
+    return _info_from_struct(_bpf.obj_get_info_by_fd(fd, abi.MapInfoStruct(), obj))
+
+
+class BatchCursor:
+    """The opaque in/out batch token of the BPF_MAP_*_BATCH commands, bound to one map."""
+
+    __slots__ = ("_map_id", "buf", "started", "done")
+
+    def __init__(self, m: Map):
+        self._map_id = m.id
+        # At least 4 bytes: hash maps put a bucket index there, other maps a key.
+        self.buf = bytearray(max(m.key_size, 4))
+        self.started = False
+        self.done = False
+
+    def _check(self, m: Map) -> None:
+        if self._map_id != m.id:
+            raise InvalidArgument(errno.EINVAL, "lookup_batch", m, "cursor belongs to another map")
+
+
+class Map:
+    """A BPF map held by an owned fd. Use ``create`` or ``from_id/from_pinned/from_fd/from_name``.
+
+    ``len()`` is deliberately absent: the kernel keeps no element count, so counting is a walk;
+    call ``count()`` for that.
+    """
+
+    __slots__ = (
+        "_fd", "_info", "_type", "_key_size", "_value_size", "_percpu", "_ncpus", "_stride",
+        "_vsize", "_elem", "_lock", "_fdmap", "_batch_ok", "__weakref__",
+    )
+
+    def __init__(self, fd: FD, info: MapInfo):
+        self._fd = fd
+        self._info = info
+        self._type = info.type
+        self._key_size = info.key_size
+        self._value_size = info.value_size
+        self._percpu = info.type in abi.PERCPU_MAP_TYPES
+        self._ncpus = proc.possible_cpus() if self._percpu else 1
+        # Per-CPU values are laid out round_up(value_size, 8) apart.
+        self._stride = (info.value_size + 7) & ~7 if self._percpu else info.value_size
+        self._vsize = self._stride * self._ncpus
+        self._fdmap = info.type in abi.FD_MAP_TYPES
+        self._elem = _bpf.MapElemCaller(fd.fileno(), info.key_size, self._vsize)
+        self._lock = _thread.allocate_lock()
+        self._batch_ok: bool | None = None
+
+    # -- constructors ---------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        type: MapType | int,
+        key_size: int,
+        value_size: int,
+        max_entries: int,
+        *,
+        name: str = "",
+        flags: MapFlags | int = 0,
+        inner_map: Map | int | None = None,
+        numa_node: int | None = None,
+        map_extra: int = 0,
+        ifindex: int = 0,
+        btf_fd: int = 0,
+        btf_key_type_id: int = 0,
+        btf_value_type_id: int = 0,
+        btf_vmlinux_value_type_id: int = 0,
+    ) -> Map:
+        """BPF_MAP_CREATE. ``inner_map`` is the template of a map-in-map; ``numa_node`` sets
+        BPF_F_NUMA_NODE; ``map_extra`` is e.g. the bloom filter's hash count."""
+        attr = abi.MapCreateAttr(
+            map_type=int(type), key_size=key_size, value_size=value_size, max_entries=max_entries,
+            map_flags=int(flags), map_name=check_name(name), map_ifindex=ifindex, btf_fd=btf_fd,
+            btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id,
+            btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, map_extra=map_extra,
+        )
+        for field, v in (("key_size", key_size), ("value_size", value_size), ("max_entries", max_entries)):
+            if not 0 <= v < 1 << 32:
+                raise InvalidArgument(errno.EINVAL, "create", name or None, f"{field} {v} out of range")
+        if inner_map is not None:
+            attr.inner_map_fd = _fd_of(inner_map)
+        if numa_node is not None:
+            attr.map_flags |= MapFlags.NUMA_NODE
+            attr.numa_node = numa_node
+        try:
+            tname = MapType(type).name.lower()
+        except ValueError:
+            tname = f"type {int(type)}"
+        fd = FD(_bpf.map_create(attr, f"{tname} map {name!r}" if name else f"{tname} map"))
+        return cls._from_owned(fd)
+
+    @classmethod
+    def _from_owned(cls, fd: FD) -> Map:
+        try:
+            return cls(fd, map_info_by_fd(fd.fileno()))
+        except BaseException:
+            fd.close()
+            raise
+
+    @classmethod
+    def from_id(cls, id: int, *, flags: int = 0) -> Map:
+        """Open map ``id`` (BPF_MAP_GET_FD_BY_ID); ``flags`` may ask for RDONLY/WRONLY access."""
+        return cls._from_owned(FD(_bpf.map_get_fd_by_id(id, flags)))
+
+    @classmethod
+    def from_pinned(cls, path: str, *, flags: int = 0) -> Map:
+        """Open the map pinned at ``path`` (BPF_OBJ_GET)."""
+        fd = FD(_bpf.obj_get(os.fspath(path), flags))
+        m = cls._from_owned(fd)
+        if m._info is None:  # pragma: no cover
+            raise InvalidArgument(errno.EINVAL, "open pinned", path)
+        return m
+
+    @classmethod
+    def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Map:
+        """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
+        owned = FD(fd) if take_ownership else FD(os.dup(fd))
+        try:
+            return cls(owned, map_info_by_fd(owned.fileno()))
+        except BPFError:
+            if take_ownership:
+                owned.detach()  # leave a caller's fd as it was when it is not a map
+            else:
+                owned.close()
+            raise
+
+    @classmethod
+    def from_name(cls, name: str) -> list[Map]:
+        """Open every map named ``name`` (names are not unique)."""
+        found: list[Map] = []
+        try:
+            for id_ in map_ids():
+                try:
+                    m = cls.from_id(id_)
+                except BPFError as e:
+                    if e.errno == errno.ENOENT:  # gone meanwhile
+                        continue
+                    raise
+                if m.name == name:
+                    found.append(m)
+                else:
+                    m.close()
+        except BaseException:
+            for m in found:
+                m.close()
+            raise
+        return found
+
+    # -- the object -----------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def close(self) -> None:
+        """Release the fd; the map lives on while pinned or held elsewhere. Idempotent."""
+        self._fd.close()
+
+    def __enter__(self) -> Map:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<Map {self.type_name} id={self.id} name={self.name!r}{state}>"
+
+    def __str__(self) -> str:
+        return f"map {self.name or '(unnamed)'} (id {self.id})"
+
+    @property
+    def type(self) -> MapType | int:
+        return self._type
+
+    @property
+    def type_name(self) -> str:
+        t = self._type
+        return t.name.lower() if isinstance(t, MapType) else f"type {t}"
+
+    @property
+    def id(self) -> int:
+        return self._info.id
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def key_size(self) -> int:
+        return self._key_size
+
+    @property
+    def value_size(self) -> int:
+        return self._value_size
+
+    @property
+    def max_entries(self) -> int:
+        return self._info.max_entries
+
+    @property
+    def flags(self) -> MapFlags:
+        return self._info.map_flags
+
+    @property
+    def is_percpu(self) -> bool:
+        return self._percpu
+
+    @property
+    def ncpus(self) -> int:
+        """Values per element: the possible CPUs for per-CPU maps, else 1."""
+        return self._ncpus
+
+    def info(self) -> MapInfo:
+        """Fresh BPF_OBJ_GET_INFO_BY_FD of this map."""
+        return map_info_by_fd(self.fileno(), self)
+
+    def fdinfo(self) -> MapFdInfo:
+        """memlock, frozen and prog_array owner, from /proc/self/fdinfo."""
+        d = proc.fdinfo(self.fileno())
+        opt = d.get("owner_prog_type")
+        jited = d.get("owner_jited")
+        return MapFdInfo(
+            int(d["memlock"]) if "memlock" in d else None,
+            d.get("frozen", "0") == "1",
+            int(opt) if opt is not None else None,
+            (jited == "1") if jited is not None else None,
+        )
+
+    @property
+    def frozen(self) -> bool:
+        return self.fdinfo().frozen
+
+    def freeze(self) -> None:
+        """BPF_MAP_FREEZE: no more writes from user space, for good."""
+        _bpf.map_freeze(self.fileno(), self)
+
+    def pin(self, path: str) -> None:
+        """Pin at ``path`` in bpffs (parent must exist on bpffs; no '.' in the name)."""
+        path = os.fspath(path)
+        bpffs.check_pin_path(path)
+        _bpf.obj_pin(self.fileno(), path)
+
+    # -- encoding -------------------------------------------------------------------------
+
+    def _bad_size(self, what: str, got: int, want: int, op: str) -> InvalidArgument:
+        return InvalidArgument(
+            errno.EINVAL, op, self, f"{what} is {got} bytes, {self.type_name} map expects {what}_size {want}"
+        )
+
+    def _encode_value(self, value: object, op: str) -> bytes:
+        """Bytes of ``value`` as the kernel wants them for this map (fds, per-CPU layout)."""
+        if self._fdmap and not isinstance(value, (bytes, bytearray, memoryview)):
+            return _fd_of(value).to_bytes(self._value_size, "little" if _LITTLE else "big", signed=True)
+        if self._percpu:
+            vs, stride, n = self._value_size, self._stride, self._ncpus
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                if len(value) == vs:
+                    value = [value] * n  # the same value on every CPU, as bpftool does
+                elif len(value) == self._vsize:
+                    return bytes(value)
+                else:
+                    raise self._bad_size("value", len(value), vs, op)
+            values = list(value)  # type: ignore[call-overload]
+            if len(values) != n:
+                raise InvalidArgument(
+                    errno.EINVAL, op, self, f"{len(values)} per-CPU values given, {n} possible CPUs"
+                )
+            pad = bytes(stride - vs)
+            out = bytearray()
+            for v in values:
+                if len(v) != vs:
+                    raise self._bad_size("value", len(v), vs, op)
+                out += v
+                out += pad
+            return bytes(out)
+        if len(value) != self._value_size:  # type: ignore[arg-type]
+            raise self._bad_size("value", len(value), self._value_size, op)  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+
+    def _decode_value(self, buf: bytes | bytearray | memoryview) -> bytes | list[bytes]:
+        if self._percpu:
+            vs, stride = self._value_size, self._stride
+            return [bytes(buf[i:i + vs]) for i in range(0, self._vsize, stride)]
+        return bytes(buf)
+
+    # -- elements -------------------------------------------------------------------------
+
+    def lookup(self, key: bytes, flags: int = 0) -> bytes | list[bytes]:
+        """BPF_MAP_LOOKUP_ELEM; raises ``KeyNotFound``. Per-CPU maps give one value per CPU."""
+        if len(key) != self._key_size:
+            raise self._bad_size("key", len(key), self._key_size, "lookup")
+        c = self._elem
+        with self._lock:
+            c.key[:] = key
+            err = c.elem(Cmd.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
+            if err:
+                raise error_for(err, "lookup", self)
+            if self._percpu:
+                return self._decode_value(c.value)
+            return bytes(c.value)
+
+    __getitem__ = lookup
+
+    def get(self, key: bytes, default: object = None) -> object:
+        """Value of ``key``, or ``default`` when absent."""
+        if len(key) != self._key_size:
+            raise self._bad_size("key", len(key), self._key_size, "lookup")
+        c = self._elem
+        with self._lock:
+            c.key[:] = key
+            err = c.lookup()
+            if err == errno.ENOENT:
+                return default
+            if err:
+                raise error_for(err, "lookup", self)
+            return self._decode_value(c.value)
+
+    def __contains__(self, key: object) -> bool:
+        if self._type == MapType.BLOOM_FILTER:
+            # A bloom filter is asked with a value and may answer "maybe" falsely, never "no".
+            v = self._encode_value(key, "peek")
+            with self._lock:
+                self._elem.value[:] = v
+                err = self._elem.lookup()
+        else:
+            if len(key) != self._key_size:  # type: ignore[arg-type]
+                raise self._bad_size("key", len(key), self._key_size, "lookup")  # type: ignore[arg-type]
+            with self._lock:
+                self._elem.key[:] = key  # type: ignore[index]
+                err = self._elem.lookup()
+        if err == errno.ENOENT:
+            return False
+        if err:
+            raise error_for(err, "lookup", self)
+        return True
+
+    def update(
+        self, key: object, value: object = _MISSING, flags: UpdateFlags | int = UpdateFlags.ANY
+    ) -> None:
+        """BPF_MAP_UPDATE_ELEM with ANY, NOEXIST, EXIST and/or LOCK.
+
+        ``m.update(mapping_or_pairs)`` updates many elements at once, through update_batch where
+        the map has it.
+        """
+        if value is _MISSING:
+            items = key.items() if hasattr(key, "items") else key  # type: ignore[union-attr]
+            self.update_many(items, flags)  # type: ignore[arg-type]
+            return
+        if len(key) != self._key_size:  # type: ignore[arg-type]
+            raise self._bad_size("key", len(key), self._key_size, "update")  # type: ignore[arg-type]
+        v = self._encode_value(value, "update")
+        c = self._elem
+        with self._lock:
+            c.key[:] = key  # type: ignore[index]
+            c.value[:] = v
+            err = c.elem(Cmd.MAP_UPDATE_ELEM, int(flags))
+        if err:
+            raise error_for(err, "update", self)
+
+    def __setitem__(self, key: bytes, value: object) -> None:
+        self.update(key, value)
+
+    def delete(self, key: bytes | Sequence[bytes]) -> None:
+        """BPF_MAP_DELETE_ELEM; raises ``KeyNotFound``. A list or tuple of keys deletes many."""
+        if isinstance(key, (list, tuple)):
+            self.delete_many(key)
+            return
+        if len(key) != self._key_size:
+            raise self._bad_size("key", len(key), self._key_size, "delete")
+        c = self._elem
+        with self._lock:
+            c.key[:] = key
+            err = c.elem(Cmd.MAP_DELETE_ELEM)
+        if err:
+            raise error_for(err, "delete", self)
+
+    __delitem__ = delete
+
+    def get_next_key(self, key: bytes | None = None) -> bytes | None:
+        """BPF_MAP_GET_NEXT_KEY: the key after ``key`` (the first key for None), or None at the end.
+
+        After a deleted ``key``, hash maps start again from the first key (kernel semantics).
+        """
+        c = self._elem
+        with self._lock:
+            if key is None:
+                err = c.get_next_key(True)
+            else:
+                if len(key) != self._key_size:
+                    raise self._bad_size("key", len(key), self._key_size, "get_next_key")
+                c.key[:] = key
+                err = c.get_next_key(False)
+            if err == errno.ENOENT:
+                return None
+            if err:
+                raise error_for(err, "get_next_key", self)
+            return bytes(c.next_key)
+
+    def lookup_and_delete(self, key: bytes | None = None, flags: int = 0) -> bytes | list[bytes]:
+        """BPF_MAP_LOOKUP_AND_DELETE_ELEM: remove ``key`` and return its value (queue/stack: no key)."""
+        c = self._elem
+        with self._lock:
+            if self._key_size:
+                if key is None or len(key) != self._key_size:
+                    raise self._bad_size("key", 0 if key is None else len(key), self._key_size, "lookup_and_delete")
+                c.key[:] = key
+            err = c.elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, flags)
+            if err:
+                raise error_for(err, "pop" if not self._key_size else "lookup_and_delete", self)
+            return self._decode_value(c.value)
+
+    # Queue, stack and bloom filter: the keyless maps.
+
+    def push(self, value: bytes, flags: UpdateFlags | int = UpdateFlags.ANY) -> None:
+        """Push (queue: enqueue; bloom filter: add) ``value``. flags=EXIST makes a full queue
+        drop its oldest element instead of failing."""
+        v = self._encode_value(value, "push")
+        c = self._elem
+        with self._lock:
+            c.value[:] = v
+            err = c.elem(Cmd.MAP_UPDATE_ELEM, int(flags))
+        if err:
+            raise error_for(err, "push", self)
+
+    def pop(self) -> bytes:
+        """Remove and return the next value of a queue or stack; ``KeyNotFound`` when empty."""
+        return self.lookup_and_delete(None)  # type: ignore[return-value]
+
+    def peek(self) -> bytes:
+        """The next value of a queue or stack, left in place; ``KeyNotFound`` when empty."""
+        c = self._elem
+        with self._lock:
+            err = c.lookup()
+            if err:
+                raise error_for(err, "peek", self)
+            return bytes(c.value)
+
+    # -- whole-map reads ------------------------------------------------------------------
+
+    def _batch_size(self, requested: int | None) -> int:
+        if requested:
+            return requested
+        per = self._key_size + self._vsize or 1
+        return max(64, min(1 << 16, (1 << 21) // per, self._info.max_entries or 1))
+
+    def batches(self, batch_size: int | None = None, *, delete: bool = False) -> Iterator[Batch]:
+        """Raw BPF_MAP_LOOKUP[_AND_DELETE]_BATCH over the whole map.
+
+        Yields ``Batch(count, keys, values)`` whose memoryviews are reused by the next batch.
+        Grows the batch on ENOSPC (a hash bucket larger than the batch). Raises
+        ``NotSupported`` when the map type has no batch commands.
+        """
+        n = self._batch_size(batch_size)
+        ks, vs = self._key_size, self._vsize
+        cursor = bytearray(max(ks, 4))
+        caller = _bpf.MapBatchCaller(self.fileno())
+        a = caller.attr
+        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+        caddr = _bpf.address(cursor)
+        a.out_batch = caddr
+        keys = values = None
+        first = True
+        while True:
+            if keys is None:
+                keys, values = bytearray(n * ks or 1), bytearray(n * vs or 1)
+                kmv, vmv = memoryview(keys), memoryview(values)
+                a.keys, a.values = _bpf.address(keys), _bpf.address(values)
+            a.in_batch = 0 if first else caddr
+            a.count = n
+            err = caller.call(cmd)
+            got = a.count
+            if err == errno.ENOSPC and got == 0:
+                n *= 2  # one hash bucket holds more than n elements
+                keys = None
+                continue
+            if err and err != errno.ENOENT:
+                if first and err in _NO_BATCH:
+                    self._batch_ok = False
+                    raise NotSupported(err, "lookup_batch", self, f"{self.type_name} maps have no batch lookup")
+                e = error_for(err, "lookup_batch", self)
+                e.count = got  # type: ignore[attr-defined]
+                raise e
+            self._batch_ok = True
+            first = False
+            if got:
+                yield Batch(got, kmv[: got * ks], vmv[: got * vs])
+            if err == errno.ENOENT:
+                return
+
+    def lookup_batch(
+        self, count: int, cursor: BatchCursor | None = None, *, delete: bool = False, elem_flags: int = 0
+    ) -> tuple[list[bytes], list, BatchCursor]:
+        """One BPF_MAP_LOOKUP_BATCH of up to ``count`` elements after ``cursor`` (None: from the start).
+
+        Returns (keys, values, cursor); ``cursor.done`` is set once the end was reached, possibly
+        with elements in the same call. If a hash bucket holds more than ``count`` elements the
+        batch grows to fit it, so more than ``count`` may come back.
+        """
+        op = "lookup_and_delete_batch" if delete else "lookup_batch"
+        if count < 0:
+            raise InvalidArgument(errno.EINVAL, op, self, "count must not be negative")
+        if cursor is None:
+            cursor = BatchCursor(self)
+        cursor._check(self)
+        if cursor.done or count == 0:
+            return [], [], cursor
+        ks, vs = self._key_size, self._vsize
+        caller = _bpf.MapBatchCaller(self.fileno())
+        a = caller.attr
+        caddr = _bpf.address(cursor.buf)
+        n = count
+        while True:
+            keys, values = bytearray(n * ks or 1), bytearray(n * vs or 1)
+            a.keys, a.values = _bpf.address(keys), _bpf.address(values)
+            a.in_batch = caddr if cursor.started else 0
+            a.out_batch = caddr
+            a.count = n
+            a.elem_flags = elem_flags
+            err = caller.call(Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH)
+            got = a.count
+            if err == errno.ENOSPC and got == 0:
+                n *= 2
+                continue
+            break
+        if err and err != errno.ENOENT:
+            e = error_for(err, op, self)
+            e.count = got  # type: ignore[attr-defined]
+            raise e
+        cursor.started = True
+        if err == errno.ENOENT:
+            cursor.done = True
+        return self._split_keys(keys, got), self._split_values(values, got), cursor
+
+    def lookup_and_delete_batch(
+        self, count: int, cursor: BatchCursor | None = None, *, elem_flags: int = 0
+    ) -> tuple[list[bytes], list, BatchCursor]:
+        """BPF_MAP_LOOKUP_AND_DELETE_BATCH: as ``lookup_batch``, removing what it returns."""
+        return self.lookup_batch(count, cursor, delete=True, elem_flags=elem_flags)
+
+    def _split_keys(self, buf: bytes | bytearray | memoryview, count: int) -> list[bytes]:
+        ks = self._key_size
+        b = bytes(buf[: count * ks])
+        return [b[i:i + ks] for i in range(0, count * ks, ks)]
+
+    def _split_values(self, buf: bytes | bytearray | memoryview, count: int) -> list:
+        vs = self._vsize
+        b = bytes(buf[: count * vs])
+        if self._percpu:
+            v, stride = self._value_size, self._stride
+            return [[b[j:j + v] for j in range(i, i + vs, stride)] for i in range(0, count * vs, vs)]
+        return [b[i:i + vs] for i in range(0, count * vs, vs)]
+
+    def _walk(self, with_values: bool) -> Iterator[tuple[bytes, object]]:
+        """get_next_key walk for maps without batch commands.
+
+        Each key is returned once: hash maps restart from the first key when the current one is
+        deleted under the walk, so keys already given are remembered and skipped. The walk
+        gives up with ``IterationAborted`` after many more steps than the map can hold.
+        """
+        c = self._elem
+        seen: set[bytes] = set()
+        limit = 4 * (self._info.max_entries or 1) + 64
+        prev: bytes | None = None
+        steps = 0
+        while True:
+            with self._lock:
+                if prev is None:
+                    err = c.get_next_key(True)
+                else:
+                    c.key[:] = prev
+                    err = c.get_next_key(False)
+                if err == errno.ENOENT:
+                    return
+                if err:
+                    raise error_for(err, "get_next_key", self)
+                k = bytes(c.next_key)
+                value: object = None
+                if with_values and k not in seen:
+                    c.key[:] = k
+                    lerr = c.lookup()
+                    if lerr == errno.ENOENT:
+                        lerr = -1  # deleted between the two calls: skip it
+                    elif lerr:
+                        raise error_for(lerr, "lookup", self)
+                    else:
+                        value = self._decode_value(c.value)
+                else:
+                    lerr = 0
+            steps += 1
+            if steps > limit:
+                raise IterationAborted("iterate", self, f"no end after {steps} steps (keys churning)")
+            prev = k
+            if k in seen or lerr:
+                continue
+            seen.add(k)
+            yield k, value
+
+    def _use_batch(self) -> bool:
+        return self._batch_ok is not False and self._type not in abi.QUEUE_STACK_TYPES
+
+    def items(self, batch_size: int | None = None) -> Iterator[tuple[bytes, object]]:
+        """All (key, value) pairs, streamed through batches where the map has them.
+
+        On a quiescent map each element comes once. Under concurrent updates and deletes the
+        walk never fails and never loops: hash batches go bucket by bucket, so an element added
+        to a bucket already read is missed and one deleted before its bucket is read is not
+        returned, but every element present throughout is returned exactly once.
+        """
+        if self._use_batch():
+            gen = self.batches(batch_size)
+            try:
+                first = next(gen, None)
+            except NotSupported:
+                first = _MISSING
+            if first is not _MISSING:
+                batch = first
+                while batch is not None:
+                    yield from zip(
+                        self._split_keys(batch.keys, batch.count), self._split_values(batch.values, batch.count)
+                    )
+                    batch = next(gen, None)
+                return
+        yield from self._walk(True)
+
+    def keys(self) -> Iterator[bytes]:
+        """All keys (batched where possible)."""
+        if self._use_batch() and self._batch_ok:
+            for k, _ in self.items():
+                yield k
+            return
+        for k, _ in self._walk(False):
+            yield k
+
+    __iter__ = keys
+
+    def values(self) -> Iterator[object]:
+        for _, v in self.items():
+            yield v
+
+    def count(self) -> int:
+        """Number of elements, by walking the map (the kernel keeps no count)."""
+        n = 0
+        if self._use_batch():
+            try:
+                for b in self.batches():
+                    n += b.count
+                return n
+            except NotSupported:
+                n = 0
+        for _ in self._walk(False):
+            n += 1
+        return n
+
+    # -- bulk writes ----------------------------------------------------------------------
+
+    def update_batch(
+        self, keys: Sequence[bytes], values: Sequence[object], flags: int = 0, *, elem_flags: int = 0
+    ) -> int:
+        """BPF_MAP_UPDATE_BATCH. On failure the raised error's ``count`` says how many were written."""
+        if len(keys) != len(values):
+            raise InvalidArgument(errno.EINVAL, "update_batch", self, f"{len(keys)} keys but {len(values)} values")
+        kb = self._pack_keys(keys, "update_batch")
+        vb = bytearray(b"".join(self._encode_value(v, "update_batch") for v in values))
+        return self._batch_write(Cmd.MAP_UPDATE_BATCH, "update_batch", kb, vb, len(keys), elem_flags | int(flags))
+
+    def delete_batch(self, keys: Sequence[bytes], *, elem_flags: int = 0) -> int:
+        """BPF_MAP_DELETE_BATCH. On failure the raised error's ``count`` says how many were deleted."""
+        kb = self._pack_keys(keys, "delete_batch")
+        return self._batch_write(Cmd.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), elem_flags)
+
+    def _pack_keys(self, keys: Sequence[bytes], op: str) -> bytearray:
+        ks = self._key_size
+        for k in keys:
+            if len(k) != ks:
+                raise self._bad_size("key", len(k), ks, op)
+        return bytearray(b"".join(keys))
+
+    def _batch_write(self, cmd: Cmd, op: str, kb: bytearray, vb: bytearray | None, n: int, elem_flags: int) -> int:
+        if n == 0:
+            return 0
+        caller = _bpf.MapBatchCaller(self.fileno())
+        a = caller.attr
+        a.keys = _bpf.address(kb)
+        a.values = _bpf.address(vb)
+        a.count = n
+        a.elem_flags = elem_flags
+        err = caller.call(cmd)
+        if err:
+            e = error_for(err, op, self)
+            e.count = a.count  # type: ignore[attr-defined]
+            raise e
+        return a.count
+
+    def _try_batch_write(self) -> bool:
+        return self._batch_ok is not False and self._type not in abi.QUEUE_STACK_TYPES
+
+    def _no_batch_write(self, e: BPFError) -> bool:
+        """True if ``e`` says the map type lacks the batch command (nothing was written)."""
+        if e.errno in _NO_BATCH and not getattr(e, "count", 0) and self._type not in abi.BATCH_MAP_TYPES:
+            self._batch_ok = False
+            return True
+        return False
+
+    def update_many(self, items: Iterable[tuple[bytes, object]] | Mapping, flags: int = 0) -> int:
+        """Write many elements: update_batch where the map has it, else one update each."""
+        pairs = list(items.items() if hasattr(items, "items") else items)  # type: ignore[union-attr]
+        if not pairs:
+            return 0
+        keys = [k for k, _ in pairs]
+        values = [v for _, v in pairs]
+        if self._try_batch_write():
+            try:
+                return self.update_batch(keys, values, flags)
+            except BPFError as e:
+                if not self._no_batch_write(e):
+                    raise
+        for k, v in pairs:
+            self.update(k, v, flags)
+        return len(pairs)
+
+    def delete_many(self, keys: Iterable[bytes]) -> int:
+        """Delete many keys: delete_batch where the map has it, else one delete each."""
+        keys = list(keys)
+        if not keys:
+            return 0
+        if self._try_batch_write():
+            try:
+                return self.delete_batch(keys)
+            except BPFError as e:
+                if not self._no_batch_write(e):
+                    raise
+        for k in keys:
+            self.delete(k)
+        return len(keys)
+
+
+_LITTLE = _sysmod.byteorder == "little"

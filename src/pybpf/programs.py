@@ -1,0 +1,215 @@
+"""BPF programs: open loaded ones (by id, pin or tag), read their info, load raw instructions.
+
+The ELF object loader (pybpf.loader) builds on ``Program.load``; this module alone is enough
+to fill a prog_array or to hand a program to a map update.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections import namedtuple
+
+from . import bpffs
+from ._sys import abi
+from ._sys import syscall as _bpf
+from ._sys.abi import ProgType
+from ._sys.fd import FD
+from .errors import BPFError, InvalidArgument, error_for
+from .maps import check_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Program", "ProgInfo", "ProgType", "prog_ids"]
+
+ProgInfo = namedtuple("ProgInfo", "type id tag name jited_prog_len xlated_prog_len load_time created_by_uid "
+                      "btf_id gpl_compatible nr_map_ids")
+ProgInfo.__doc__ = "struct bpf_prog_info, the fields pybpf reads; ``tag`` is 8 bytes."
+
+
+def prog_ids() -> Iterator[int]:
+    """Ids of all loaded programs, ascending."""
+    cur = 0
+    while (cur := _bpf.prog_get_next_id(cur)) is not None:
+        yield cur
+
+
+def prog_info_by_fd(fd: int, obj: object = None) -> ProgInfo:
+    s = _bpf.obj_get_info_by_fd(fd, abi.ProgInfoStruct(), obj)
+    try:
+        t: ProgType | int = ProgType(s.type)
+    except ValueError:
+        t = s.type
+    return ProgInfo(t, s.id, bytes(s.tag), s.name.decode(errors="replace"), s.jited_prog_len,
+                    s.xlated_prog_len, s.load_time, s.created_by_uid, s.btf_id, bool(s.gpl_compatible & 1),
+                    s.nr_map_ids)
+
+
+class LoadError(InvalidArgument):
+    """The verifier refused a program; ``log`` holds its text."""
+
+    def __init__(self, err: int, op: str, obj: object, log: str):
+        super().__init__(err, op, obj, f"{os.strerror(err)}; verifier log:\n{log}" if log else None)
+        self.log = log
+
+
+class Program:
+    """A loaded BPF program held by an owned fd."""
+
+    __slots__ = ("_fd", "_info", "__weakref__")
+
+    def __init__(self, fd: FD, info: ProgInfo):
+        self._fd = fd
+        self._info = info
+
+    @classmethod
+    def _from_owned(cls, fd: FD) -> Program:
+        try:
+            return cls(fd, prog_info_by_fd(fd.fileno()))
+        except BaseException:
+            fd.close()
+            raise
+
+    @classmethod
+    def load(
+        cls,
+        type: ProgType | int,
+        insns: bytes,
+        *,
+        license: str = "GPL",
+        name: str = "",
+        expected_attach_type: int = 0,
+        attach_btf_id: int = 0,
+        log_level: int = 0,
+        log_size: int = 1 << 20,
+    ) -> Program:
+        """BPF_PROG_LOAD of raw instructions (8 bytes each). On refusal the verifier's log is in
+        the raised ``LoadError``."""
+        if len(insns) % 8 or not insns:
+            raise InvalidArgument(errno.EINVAL, "load", name or None, "instructions must be a non-empty multiple of 8 bytes")
+        code = ctypes.create_string_buffer(bytes(insns), len(insns))
+        lic = ctypes.create_string_buffer(license.encode())
+        attr = abi.ProgLoadAttr(
+            prog_type=int(type), insn_cnt=len(insns) // 8, insns=ctypes.addressof(code),
+            license=ctypes.addressof(lic), prog_name=check_name(name, "load"),
+            expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,
+        )
+        log = None
+        if log_level:
+            log = ctypes.create_string_buffer(log_size)
+            attr.log_level, attr.log_size, attr.log_buf = log_level, log_size, ctypes.addressof(log)
+        try:
+            fd = _bpf.prog_load(attr, name or None)
+        except BPFError as e:
+            if log is None and e.errno in (errno.EINVAL, errno.EACCES, errno.EPERM):
+                # Load again with a log to say why.
+                log = ctypes.create_string_buffer(log_size)
+                attr.log_level, attr.log_size, attr.log_buf = 1, log_size, ctypes.addressof(log)
+                ret, err = _bpf.bpf_errno(abi.Cmd.PROG_LOAD, attr)
+                if ret >= 0:
+                    os.close(ret)
+            text = log.value.decode(errors="replace") if log is not None else ""
+            raise LoadError(e.errno, "load", name or None, text) from None
+        return cls._from_owned(FD(fd))
+
+    @classmethod
+    def from_id(cls, id: int) -> Program:
+        return cls._from_owned(FD(_bpf.prog_get_fd_by_id(id)))
+
+    @classmethod
+    def from_pinned(cls, path: str) -> Program:
+        return cls._from_owned(FD(_bpf.obj_get(os.fspath(path))))
+
+    @classmethod
+    def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Program:
+        owned = FD(fd) if take_ownership else FD(os.dup(fd))
+        try:
+            return cls(owned, prog_info_by_fd(owned.fileno()))
+        except BPFError:
+            if take_ownership:
+                owned.detach()
+            else:
+                owned.close()
+            raise
+
+    @classmethod
+    def from_tag(cls, tag: bytes) -> list[Program]:
+        """Every loaded program whose 8-byte tag is ``tag``."""
+        found: list[Program] = []
+        try:
+            for id_ in prog_ids():
+                try:
+                    p = cls.from_id(id_)
+                except BPFError as e:
+                    if e.errno == errno.ENOENT:
+                        continue
+                    raise
+                if p.tag == tag:
+                    found.append(p)
+                else:
+                    p.close()
+        except BaseException:
+            for p in found:
+                p.close()
+            raise
+        return found
+
+    def fileno(self) -> int:
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def close(self) -> None:
+        self._fd.close()
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Program {self.type_name} id={self.id} name={self.name!r}>"
+
+    def __str__(self) -> str:
+        return f"prog {self.name or '(unnamed)'} (id {self.id})"
+
+    @property
+    def id(self) -> int:
+        return self._info.id
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def tag(self) -> bytes:
+        return self._info.tag
+
+    @property
+    def type(self) -> ProgType | int:
+        return self._info.type
+
+    @property
+    def type_name(self) -> str:
+        t = self._info.type
+        return t.name.lower() if isinstance(t, ProgType) else f"type {t}"
+
+    def info(self) -> ProgInfo:
+        return prog_info_by_fd(self.fileno(), self)
+
+    def pin(self, path: str) -> None:
+        path = os.fspath(path)
+        bpffs.check_pin_path(path)
+        _bpf.obj_pin(self.fileno(), path)
+
+
+# Two instructions, "r0 = 0; exit": the smallest valid program, for tests and prog_array slots.
+RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")
+
+_ = error_for  # re-exported for callers that map errno themselves
