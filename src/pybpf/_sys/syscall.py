@@ -198,8 +198,14 @@ class MapElemCaller:
 
     def elem(self, cmd: Cmd, flags: int = 0) -> int:
         """LOOKUP/UPDATE/DELETE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno."""
+        if not flags:
+            return self._call(_FAST_CMD[cmd], self._refs[0])
+        # lookup() relies on flags being 0, so they never outlive the call.
         self._elem.flags = flags
-        return self._call(_FAST_CMD[cmd], self._refs[0])
+        try:
+            return self._call(_FAST_CMD[cmd], self._refs[0])
+        finally:
+            self._elem.flags = 0
 
     def lookup(self) -> int:
         return self._call(_FAST_CMD[Cmd.MAP_LOOKUP_ELEM], self._refs[0])
