@@ -6,7 +6,8 @@ import errno
 import os
 
 from ._sys import proc
-from .errors import InvalidArgument, NotFound, PermissionDenied
+from ._sys.fd import FD
+from .errors import InvalidArgument, NotFound, PermissionDenied, error_for
 
 DEFAULT_MOUNT = "/sys/fs/bpf"
 
@@ -23,8 +24,7 @@ def mount(target: str = DEFAULT_MOUNT) -> None:
     try:
         proc.mount_bpffs(target)
     except OSError as e:
-        raise PermissionDenied(e.errno, "mount bpffs", target) if e.errno in (errno.EPERM, errno.EACCES) \
-            else InvalidArgument(e.errno, "mount bpffs", target, e.strerror)
+        raise error_for(e.errno, "mount bpffs", target) from None
 
 
 def ensure_mounted(directory: str) -> None:
@@ -52,3 +52,154 @@ def check_pin_path(path: str, op: str = "pin") -> None:
         from .errors import KeyExists
 
         raise KeyExists(errno.EEXIST, op, path, "path exists")
+
+
+# -- for pybpftool: bpftool's pin and -f/--bpffs behaviour -------------------------------------
+
+
+def pin_fd(fd: int, path: str) -> None:
+    """BPF_OBJ_PIN ``fd`` at ``path`` with only the kernel's own checks (its errno is the answer)."""
+    from ._sys import syscall
+
+    syscall.obj_pin(fd, path)
+
+
+def mount_for_pin(directory: str) -> None:
+    """Mount a bpffs on ``directory`` as bpftool does before pinning there: make it a private
+    mount (bind-mounting it onto itself first if it is not a mount point), then mount bpffs.
+
+    Raises ``OSError`` whose ``strerror`` names the failed step in mount(8) words, e.g.
+    ``mount --make-private /x failed: No such file or directory``.
+    """
+    t = os.fsencode(directory)
+    bind_done = False
+    while True:
+        err = proc._call_mount(b"", t, b"none", proc._MS_PRIVATE | proc._MS_REC, None)
+        if not err:
+            break
+        if err != errno.EINVAL or bind_done:
+            raise OSError(err, f"mount --make-private {directory} failed: {os.strerror(err)}", directory)
+        err = proc._call_mount(t, t, b"none", proc._MS_BIND, None)
+        if err:
+            raise OSError(err, f"mount --bind {directory} {directory} failed: {os.strerror(err)}", directory)
+        bind_done = True
+    err = proc._call_mount(b"bpf", t, b"bpf", 0, b"mode=0700")
+    if err:
+        raise OSError(err, f"mount -t bpf bpf {directory} failed: {os.strerror(err)}", directory)
+
+
+def fd_type(fd: int) -> str:
+    """What a BPF fd holds: 'map', 'prog', 'link' or 'unknown' (from /proc/self/fd)."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "unknown"
+    for kind in ("map", "prog", "link"):
+        if f"bpf-{kind}" in target:
+            return kind
+    return "unknown"
+
+
+def open_pinned(path: str) -> tuple[FD, str]:
+    """Open whatever is pinned at ``path`` (BPF_OBJ_GET): an owned fd and its ``fd_type``."""
+    from ._sys import syscall
+
+    fd = FD(syscall.obj_get(path))
+    return fd, fd_type(fd.fileno())
+
+
+def _mount_points() -> list[str]:
+    """Mount points of every bpffs, in /proc/mounts order (octal escapes decoded)."""
+    points = []
+    try:
+        with open("/proc/mounts", "rb") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 3 and fields[2].startswith(b"bpf"):
+                    raw = fields[1]
+                    if b"\\" in raw:
+                        import re
+
+                        raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), raw)
+                    points.append(os.fsdecode(raw))
+    except OSError:
+        pass
+    return points
+
+
+def pinned_paths(kind: str = "map") -> dict[int, list[str]]:
+    """Id -> pinned paths of every ``kind`` object ('map', 'prog', 'link') pinned on any bpffs.
+
+    Walks each bpffs mount as bpftool's -f does (nftw, physical: symlinks not followed, each
+    directory in readdir order). The paths of one id come in the order bpftool prints them,
+    which is that of libbpf's hashmap the walk fills (see ``_hashmap_order``).
+    """
+    from ._sys import abi, syscall
+
+    visits: list[tuple[int, str]] = []
+    info_struct = {"map": abi.MapInfoStruct, "prog": abi.ProgInfoStruct}.get(kind)
+
+    def visit(path: str) -> None:
+        try:
+            fd = FD(syscall.obj_get(path))
+        except OSError:
+            return
+        try:
+            if fd_type(fd.fileno()) != kind:
+                return
+            if info_struct is not None:
+                info = syscall.obj_get_info_by_fd(fd.fileno(), info_struct())
+                visits.append((info.id, path))
+        except OSError:
+            return
+        finally:
+            fd.close()
+
+    def walk(directory: str) -> None:
+        try:
+            it = os.scandir(directory)
+        except OSError:
+            return
+        with it:
+            for entry in it:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        walk(entry.path)
+                    elif not entry.is_symlink():
+                        visit(entry.path)
+                except OSError:
+                    continue
+
+    for point in _mount_points():
+        walk(point)
+    return _hashmap_order(visits)
+
+
+def _hashmap_order(visits: list[tuple[int, str]]) -> dict[int, list[str]]:
+    """Replay libbpf's hashmap (hashmap__append keyed by id, growing at 3/4 load by
+    re-inserting bucket by bucket at list heads) to learn each id's iteration order."""
+    mult = 11400714819323198485
+    mask = (1 << 64) - 1
+    bits = 0
+    buckets: list[list[tuple[int, str]]] = []
+    size = 0
+
+    def bucket_of(key: int, nbits: int) -> int:
+        return ((key * mult) & mask) >> (64 - nbits) if nbits else 0
+
+    for entry in visits:
+        cap = 1 << bits if buckets else 0
+        if cap == 0 or (size + 1) * 4 // 3 > cap:
+            nbits = max(bits + 1, 2)
+            grown: list[list[tuple[int, str]]] = [[] for _ in range(1 << nbits)]
+            for b in buckets:
+                for e in b:
+                    grown[bucket_of(e[0], nbits)].insert(0, e)
+            buckets, bits = grown, nbits
+        buckets[bucket_of(entry[0], bits)].insert(0, entry)
+        size += 1
+    found: dict[int, list[str]] = {}
+    for b in buckets:
+        for id_, path in b:
+            found.setdefault(id_, []).append(path)
+    return found

@@ -47,7 +47,7 @@ class BPFError(OSError):
         where = f" {self.filename}" if self.filename else ""
         return f"{self.op}{where}: {self.strerror}"
 
-    def __reduce__(self):  # pragma: no cover - pickling support
+    def __reduce__(self):
         return (type(self), (self.errno, self.op, self.filename, self.detail))
 
 
@@ -94,6 +94,9 @@ class IterationAborted(BPFError):
 
     def __init__(self, op: str, obj: object = None, detail: str | None = None):
         super().__init__(_errno.ECANCELED, op, obj, detail or "iteration aborted")
+
+    def __reduce__(self):
+        return (type(self), (self.op, self.filename, self.detail))
 
 
 _BY_ERRNO: dict[int, type[BPFError]] = {

@@ -17,7 +17,7 @@ from ._sys import syscall as _bpf
 from ._sys.abi import ProgType
 from ._sys.fd import FD
 from .errors import BPFError, InvalidArgument, error_for
-from .maps import check_name
+from .maps import check_kind, check_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,6 +55,9 @@ class LoadError(InvalidArgument):
         super().__init__(err, op, obj, f"{os.strerror(err)}; verifier log:\n{log}" if log else None)
         self.log = log
 
+    def __reduce__(self):
+        return (type(self), (self.errno, self.op, self.filename, self.log))
+
 
 class Program:
     """A loaded BPF program held by an owned fd."""
@@ -89,7 +92,9 @@ class Program:
         """BPF_PROG_LOAD of raw instructions (8 bytes each). On refusal the verifier's log is in
         the raised ``LoadError``."""
         if len(insns) % 8 or not insns:
-            raise InvalidArgument(errno.EINVAL, "load", name or None, "instructions must be a non-empty multiple of 8 bytes")
+            raise InvalidArgument(
+                errno.EINVAL, "load", name or None, "instructions must be a non-empty multiple of 8 bytes"
+            )
         code = ctypes.create_string_buffer(bytes(insns), len(insns))
         lic = ctypes.create_string_buffer(license.encode())
         attr = abi.ProgLoadAttr(
@@ -121,12 +126,20 @@ class Program:
 
     @classmethod
     def from_pinned(cls, path: str) -> Program:
-        return cls._from_owned(FD(_bpf.obj_get(os.fspath(path))))
+        path = os.fspath(path)
+        fd = FD(_bpf.obj_get(path))
+        try:
+            check_kind(fd.fileno(), "prog", "open pinned", path)
+        except BaseException:
+            fd.close()
+            raise
+        return cls._from_owned(fd)
 
     @classmethod
     def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Program:
         owned = FD(fd) if take_ownership else FD(os.dup(fd))
         try:
+            check_kind(owned.fileno(), "prog", "open fd", f"fd {fd}")
             return cls(owned, prog_info_by_fd(owned.fileno()))
         except BPFError:
             if take_ownership:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
-import platform
+import os
 
 # bpf(2) has no libc wrapper; its number differs per architecture.
 _SYS_BPF = {
@@ -31,7 +31,7 @@ _SYS_BPF = {
 
 def sys_bpf_number(machine: str | None = None) -> int:
     """The bpf(2) syscall number of ``machine`` (default: this one)."""
-    machine = machine or platform.machine()
+    machine = machine or os.uname().machine  # not platform.machine(): platform imports re (ms at start-up)
     try:
         return _SYS_BPF[machine]
     except KeyError:
@@ -85,6 +85,7 @@ class Cmd(enum.IntEnum):
     LINK_DETACH = 34
     PROG_BIND_MAP = 35
     TOKEN_CREATE = 36
+    PROG_STREAM_READ_BY_FD = 37
 
 
 class MapType(enum.IntEnum):
@@ -381,6 +382,21 @@ class ProgLoadAttr(ctypes.Structure):
         ("log_true_size", u32),
         ("prog_token_fd", s32),
         ("_pad0", u32),
+    ]
+
+
+class BtfLoadAttr(ctypes.Structure):
+    """bpf_attr for BPF_BTF_LOAD."""
+
+    _fields_ = [
+        ("btf", u64),
+        ("btf_log_buf", u64),
+        ("btf_size", u32),
+        ("btf_log_size", u32),
+        ("btf_log_level", u32),
+        ("btf_log_true_size", u32),
+        ("btf_flags", u32),
+        ("btf_token_fd", s32),
     ]
 
 

@@ -90,3 +90,20 @@ def mount_bpffs(target: str) -> None:
         err = _call_mount(b"bpf", t, b"bpf", 0, b"mode=0700")
     if err:
         raise OSError(err, os.strerror(err), target)
+
+
+def bpf_fd_kind(fd: int) -> str | None:
+    """What a BPF fd holds ('map', 'prog', 'link', 'btf' ...), from its anon inode; None if not BPF.
+
+    BPF_OBJ_GET_INFO_BY_FD answers for any BPF fd with that object's info, so callers that
+    expect one kind must check it first.
+    """
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    if target.startswith("anon_inode:bpf-"):
+        return target[len("anon_inode:bpf-"):]
+    if target.startswith("anon_inode:[bpf"):  # older kernels: [bpf_link]
+        return target[len("anon_inode:[bpf_"):-1]
+    return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 
 from ..errors import error_for
@@ -29,7 +30,7 @@ _fast = _libc["syscall"]
 _fast.restype = ctypes.c_long
 _FAST_NR = ctypes.c_long(SYS_BPF)
 _FAST_CMD = {cmd: ctypes.c_int(cmd) for cmd in Cmd}
-_get_errno = ctypes.get_errno
+_get_errno = get_errno = ctypes.get_errno
 
 
 def bpf(cmd: Cmd, attr: ctypes.Structure, op: str | None = None, obj: object = None) -> int:
@@ -82,6 +83,13 @@ def map_create(attr: abi.MapCreateAttr, obj: object = None) -> int:
 
 def prog_load(attr: abi.ProgLoadAttr, obj: object = None) -> int:
     return bpf(Cmd.PROG_LOAD, attr, "load", obj)
+
+
+def btf_load(data: bytes, obj: object = None) -> int:
+    """BPF_BTF_LOAD of a raw BTF blob (header, types, strings); returns the BTF object's fd."""
+    buf = ctypes.create_string_buffer(bytes(data), len(data))
+    attr = abi.BtfLoadAttr(btf=ctypes.addressof(buf), btf_size=len(data))
+    return bpf(Cmd.BTF_LOAD, attr, "load btf", obj)
 
 
 def _get_next_id(cmd: Cmd, start: int) -> int | None:
@@ -171,23 +179,43 @@ class MapElemCaller:
     no exception. Not thread-safe: the owning object serialises access.
     """
 
-    __slots__ = ("key", "value", "next_key", "_elem", "_next", "_first", "_refs", "_size", "_owners")
+    __slots__ = (
+        "key", "value", "value_array", "next_key", "lookup_call", "_elem", "_del", "_next", "_first", "_refs",
+        "_size", "_owners",
+    )
 
     def __init__(self, fd: int, key_size: int, value_size: int):
         # bytearrays with an exported buffer cannot be resized, so their addresses stay valid.
-        self.key = bytearray(max(key_size, 1))
-        self.value = bytearray(max(value_size, 1))
-        self.next_key = bytearray(max(key_size, 1))
-        k = ctypes.c_char.from_buffer(self.key)
-        v = ctypes.c_char.from_buffer(self.value)
-        n = ctypes.c_char.from_buffer(self.next_key)
-        self._owners = (k, v, n)
-        ka, va, na = ctypes.addressof(k), ctypes.addressof(v), ctypes.addressof(n)
-        self._elem = abi.MapElemAttr(map_fd=fd, key=ka if key_size else 0, value=va)
+        # Exact sizes, so that ``buf[:] = data`` of the right length never resizes; an empty
+        # buffer (queue keys, ringbuf values) is passed as NULL, as the kernel wants.
+        self.key = bytearray(key_size)
+        self.value = bytearray(value_size)
+        self.next_key = bytearray(key_size)
+        owners = [ctypes.c_char.from_buffer(b) if b else None for b in (self.key, self.value, self.next_key)]
+        self._owners = owners
+        ka, va, na = (ctypes.addressof(o) if o is not None else 0 for o in owners)
+        # ``value_array.raw`` copies the value out as bytes about 3x faster than bytes(value).
+        self.value_array = (ctypes.c_char * value_size).from_buffer(self.value) if value_size else \
+            (ctypes.c_char * 0)()
+        self._elem = abi.MapElemAttr(map_fd=fd, key=ka, value=va)
         self._next = abi.MapElemAttr(map_fd=fd, key=ka, value=na)
         self._first = abi.MapElemAttr(map_fd=fd, key=0, value=na)
-        self._refs = (ctypes.byref(self._elem), ctypes.byref(self._next), ctypes.byref(self._first))
+        # DELETE_ELEM's last attr field is ``key``: the kernel refuses a non-zero value or flags.
+        self._del = abi.MapElemAttr(map_fd=fd, key=ka)
+        self._refs = (
+            ctypes.byref(self._elem), ctypes.byref(self._next), ctypes.byref(self._first), ctypes.byref(self._del)
+        )
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapElemAttr))
+        # The hottest call, bound once: returns bpf(2)'s raw result (< 0: read errno, EINTR
+        # included). Every argument is a prebuilt ctypes object (see the module docstring).
+        self.lookup_call = functools.partial(
+            _fast, _FAST_NR, _FAST_CMD[Cmd.MAP_LOOKUP_ELEM], self._refs[0], self._size
+        )
+
+    def invalidate(self) -> None:
+        """Point every attr at fd -1 (EBADF): the owner's fd is closed and its number may be reused."""
+        for attr in (self._elem, self._del, self._next, self._first):
+            attr.map_fd = 0xFFFFFFFF
 
     def _call(self, cmd: ctypes.c_int, ref) -> int:
         while _fast(_FAST_NR, cmd, ref, self._size) < 0:
@@ -197,7 +225,7 @@ class MapElemCaller:
         return 0
 
     def elem(self, cmd: Cmd, flags: int = 0) -> int:
-        """LOOKUP/UPDATE/DELETE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno."""
+        """LOOKUP/UPDATE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno (DELETE: ``delete``)."""
         if not flags:
             return self._call(_FAST_CMD[cmd], self._refs[0])
         # lookup() relies on flags being 0, so they never outlive the call.
@@ -208,7 +236,16 @@ class MapElemCaller:
             self._elem.flags = 0
 
     def lookup(self) -> int:
-        return self._call(_FAST_CMD[Cmd.MAP_LOOKUP_ELEM], self._refs[0])
+        """LOOKUP_ELEM of ``key`` into ``value``; 0 or errno."""
+        while self.lookup_call() < 0:
+            err = _get_errno()
+            if err != errno.EINTR:
+                return err
+        return 0
+
+    def delete(self) -> int:
+        """DELETE_ELEM of ``key``; 0 or errno."""
+        return self._call(_FAST_CMD[Cmd.MAP_DELETE_ELEM], self._refs[3])
 
     def get_next_key(self, first: bool) -> int:
         """Next key after ``key`` (or the first key) into ``next_key``; 0 or errno."""
@@ -226,10 +263,11 @@ class MapBatchCaller:
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapBatchAttr))
 
     def call(self, cmd: Cmd) -> int:
-        """Run the batch command; 0 or errno (``attr.count`` holds the elements done either way)."""
-        c = _FAST_CMD[cmd]
-        while _fast(_FAST_NR, c, self._ref, self._size) < 0:
-            err = _get_errno()
-            if err != errno.EINTR:
-                return err
+        """Run the batch command; 0 or errno (``attr.count`` holds the elements done either way).
+
+        EINTR is returned, not retried: the kernel may have done part of the batch and moved
+        the cursor, so only the caller knows how to go on.
+        """
+        if _fast(_FAST_NR, _FAST_CMD[cmd], self._ref, self._size) < 0:
+            return _get_errno()
         return 0
