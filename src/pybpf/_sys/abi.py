@@ -1,6 +1,9 @@
 """The kernel's BPF ABI: constants and ``bpf_attr`` layouts from include/uapi/linux/bpf.h.
 
-Enums drop the kernel's shared prefix (``BPF_MAP_TYPE_HASH`` is ``MapType.HASH``); each
+Enums drop the kernel's shared prefix (``BPF_MAP_TYPE_HASH`` is ``MapType.HASH``). Each is
+written once as a plain table of ints (``MAP_TYPE.HASH``), which pybpf uses internally, and
+served publicly as an ``enum.IntEnum``/``IntFlag`` built on first use: importing ``enum`` and
+building ~150 members costs milliseconds that a ``pybpftool`` run should not pay. Each
 Structure is one member of ``union bpf_attr`` or one info struct, fields in kernel order with
 explicit padding. Pointers cross the boundary as ``c_uint64`` addresses.
 """
@@ -8,7 +11,6 @@ explicit padding. Pointers cross the boundary as ``c_uint64`` addresses.
 from __future__ import annotations
 
 import ctypes
-import enum
 import os
 
 # bpf(2) has no libc wrapper; its number differs per architecture.
@@ -45,7 +47,7 @@ BPF_FS_MAGIC = 0xCAFE4A11
 ENOTSUPP = 524
 
 
-class Cmd(enum.IntEnum):
+class CMD:
     """enum bpf_cmd."""
 
     MAP_CREATE = 0
@@ -88,7 +90,7 @@ class Cmd(enum.IntEnum):
     PROG_STREAM_READ_BY_FD = 37
 
 
-class MapType(enum.IntEnum):
+class MAP_TYPE:
     """enum bpf_map_type, BPF_MAP_TYPE_ dropped; bpftool's keyword is the lower-cased name."""
 
     UNSPEC = 0
@@ -128,7 +130,7 @@ class MapType(enum.IntEnum):
     INSN_ARRAY = 34
 
 
-class ProgType(enum.IntEnum):
+class PROG_TYPE:
     """enum bpf_prog_type, BPF_PROG_TYPE_ dropped."""
 
     UNSPEC = 0
@@ -166,14 +168,14 @@ class ProgType(enum.IntEnum):
     NETFILTER = 32
 
 
-class AttachType(enum.IntEnum):
+class ATTACH_TYPE:
     """enum bpf_attach_type (the members pybpf uses), BPF_ dropped."""
 
     CGROUP_INET_INGRESS = 0
     TRACE_ITER = 28
 
 
-class LinkType(enum.IntEnum):
+class LINK_TYPE:
     """enum bpf_link_type, BPF_LINK_TYPE_ dropped."""
 
     UNSPEC = 0
@@ -193,7 +195,7 @@ class LinkType(enum.IntEnum):
     SOCKMAP = 14
 
 
-class MapFlags(enum.IntFlag):
+class MAP_FLAGS:
     """BPF_MAP_CREATE map_flags, BPF_F_ dropped."""
 
     NO_PREALLOC = 1 << 0
@@ -217,7 +219,7 @@ class MapFlags(enum.IntFlag):
     NO_USER_CONV = 1 << 18
 
 
-class UpdateFlags(enum.IntFlag):
+class UPDATE_FLAGS:
     """Element flags of BPF_MAP_UPDATE_ELEM and the batch commands: BPF_ANY ... BPF_F_LOCK."""
 
     ANY = 0
@@ -226,7 +228,7 @@ class UpdateFlags(enum.IntFlag):
     LOCK = 4
 
 
-class ObjFlags(enum.IntFlag):
+class OBJ_FLAGS:
     """file_flags / open_flags of BPF_OBJ_GET and the *_GET_FD_BY_ID commands."""
 
     RDONLY = 1 << 3
@@ -235,32 +237,32 @@ class ObjFlags(enum.IntFlag):
 
 # Map types whose values are per-CPU: user space sees round_up(value_size, 8) per possible CPU.
 PERCPU_MAP_TYPES = frozenset(
-    {MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE}
+    {MAP_TYPE.PERCPU_HASH, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.PERCPU_CGROUP_STORAGE}
 )
 # Map types updated with a file descriptor (of a map, program, perf event, cgroup or socket)
 # and read back as an id (or not at all).
 FD_MAP_TYPES = frozenset(
     {
-        MapType.PROG_ARRAY,
-        MapType.PERF_EVENT_ARRAY,
-        MapType.CGROUP_ARRAY,
-        MapType.ARRAY_OF_MAPS,
-        MapType.HASH_OF_MAPS,
-        MapType.SOCKMAP,
-        MapType.SOCKHASH,
-        MapType.XSKMAP,
-        MapType.REUSEPORT_SOCKARRAY,
+        MAP_TYPE.PROG_ARRAY,
+        MAP_TYPE.PERF_EVENT_ARRAY,
+        MAP_TYPE.CGROUP_ARRAY,
+        MAP_TYPE.ARRAY_OF_MAPS,
+        MAP_TYPE.HASH_OF_MAPS,
+        MAP_TYPE.SOCKMAP,
+        MAP_TYPE.SOCKHASH,
+        MAP_TYPE.XSKMAP,
+        MAP_TYPE.REUSEPORT_SOCKARRAY,
     }
 )
-MAP_IN_MAP_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+MAP_IN_MAP_TYPES = frozenset({MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS})
 # Hash-table maps: the batch token is a 4-byte bucket index, not a key.
 HASH_MAP_TYPES = frozenset(
-    {MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.HASH_OF_MAPS}
+    {MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.HASH_OF_MAPS}
 )
 # Maps known to have the BPF_MAP_*_BATCH commands (others are probed and fall back).
-BATCH_MAP_TYPES = HASH_MAP_TYPES | {MapType.ARRAY, MapType.PERCPU_ARRAY}
+BATCH_MAP_TYPES = HASH_MAP_TYPES | {MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_ARRAY}
 # Maps without keys, driven by push/pop/peek.
-QUEUE_STACK_TYPES = frozenset({MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER})
+QUEUE_STACK_TYPES = frozenset({MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER})
 
 u32 = ctypes.c_uint32
 s32 = ctypes.c_int32
@@ -467,3 +469,48 @@ class ProgInfoStruct(ctypes.Structure):
         ("attach_btf_id", u32),
         ("_pad0", u32),
     ]
+
+
+_ENUMS = {
+    "Cmd": (CMD, "IntEnum"),
+    "MapType": (MAP_TYPE, "IntEnum"),
+    "ProgType": (PROG_TYPE, "IntEnum"),
+    "AttachType": (ATTACH_TYPE, "IntEnum"),
+    "LinkType": (LINK_TYPE, "IntEnum"),
+    "MapFlags": (MAP_FLAGS, "IntFlag"),
+    "UpdateFlags": (UPDATE_FLAGS, "IntFlag"),
+    "ObjFlags": (OBJ_FLAGS, "IntFlag"),
+}
+
+
+def members(table: type) -> dict[str, int]:
+    """The NAME -> value pairs of a plain constant table, in definition order."""
+    return {k: v for k, v in vars(table).items() if not k.startswith("_")}
+
+
+def __getattr__(name: str):
+    # PEP 562: build the public enum from its table the first time anyone asks for it.
+    spec = _ENUMS.get(name)
+    if spec is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import enum
+
+    table, kind = spec
+    cls = getattr(enum, kind)(name, members(table), module=__name__)
+    cls.__doc__ = table.__doc__
+    globals()[name] = cls
+    return cls
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for type checkers: the public names exist
+    import enum
+
+    class Cmd(enum.IntEnum): ...
+    class MapType(enum.IntEnum): ...
+    class ProgType(enum.IntEnum): ...
+    class AttachType(enum.IntEnum): ...
+    class LinkType(enum.IntEnum): ...
+    class MapFlags(enum.IntFlag): ...
+    class UpdateFlags(enum.IntFlag): ...
+    class ObjFlags(enum.IntFlag): ...
