@@ -37,9 +37,10 @@ def __getattr__(name: str):
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'pybpf' has no attribute {name!r}")
-    import importlib
+    __import__(mod)
+    import sys
 
-    value = getattr(importlib.import_module(mod), name)
+    value = getattr(sys.modules[mod], name)
     globals()[name] = value
     return value
 

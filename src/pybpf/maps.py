@@ -12,12 +12,12 @@ import errno
 import os
 import struct as _struct
 import sys as _sysmod
-from collections import namedtuple
 
 from . import bpffs
+from ._record import record
 from ._sys import abi, proc
 from ._sys import syscall as _bpf
-from ._sys.abi import Cmd, MapFlags, MapType, UpdateFlags
+from ._sys.abi import CMD, MAP_FLAGS, MAP_TYPE, UPDATE_FLAGS
 from ._sys.fd import FD
 from .errors import (
     BPFError,
@@ -31,6 +31,8 @@ from .errors import (
 TYPE_CHECKING = False  # typing costs milliseconds at import; annotations are lazy
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    from ._sys.abi import MapFlags, MapType, UpdateFlags
 
 __all__ = [
     "Map",
@@ -48,25 +50,43 @@ __all__ = [
 possible_cpus = proc.possible_cpus
 _get_errno = _bpf.get_errno
 
-MapInfo = namedtuple(
+MapInfo = record(
     "MapInfo",
     "type id key_size value_size max_entries map_flags name ifindex btf_vmlinux_value_type_id "
     "netns_dev netns_ino btf_id btf_key_type_id btf_value_type_id btf_vmlinux_id map_extra",
+    "struct bpf_map_info as the kernel gives it (``type`` and ``map_flags`` are plain ints;\n"
+    "``Map.type`` and ``Map.flags`` give them as MapType and MapFlags).",
+    __name__,
 )
-MapInfo.__doc__ = "struct bpf_map_info: what BPF_OBJ_GET_INFO_BY_FD tells about a map."
+MapFdInfo = record(
+    "MapFdInfo", "memlock frozen owner_prog_type owner_jited",
+    "What /proc/self/fdinfo adds: memlock bytes, frozen, prog_array owner (or None).", __name__,
+)
+Batch = record(
+    "Batch", "count keys values",
+    "One raw batch: ``count`` elements packed in ``keys`` and ``values`` (memoryviews, reused).", __name__,
+)
+_MAP_TYPE_NAMES = {v: k.lower() for k, v in abi.members(MAP_TYPE).items()}
 
-MapFdInfo = namedtuple("MapFdInfo", "memlock frozen owner_prog_type owner_jited")
-MapFdInfo.__doc__ = "What /proc/self/fdinfo adds: memlock bytes, frozen, prog_array owner (or None)."
 
-Batch = namedtuple("Batch", "count keys values")
-Batch.__doc__ = "One raw batch: ``count`` elements packed in ``keys`` and ``values`` (memoryviews, reused)."
+def __getattr__(name: str):
+    # MapType, MapFlags and UpdateFlags are served from _sys.abi, built on first use.
+    if name in ("MapType", "MapFlags", "UpdateFlags"):
+        return getattr(abi, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def map_type_name(t: int) -> str:
+    """bpftool's word for map type ``t`` (the kernel's name, lower-cased), or ``type N``."""
+    return _MAP_TYPE_NAMES.get(t) or f"type {t}"
+
 
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
 # Errnos with which a map type or kernel says it has no batch commands.
 _NO_BATCH = frozenset({errno.EINVAL, errno.EOPNOTSUPP, abi.ENOTSUPP})
 _MISSING = object()
 # Batch cursors that only move forward (bucket or array index): no key comes twice.
-_ORDERED_BATCH_TYPES = abi.HASH_MAP_TYPES | {MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.ARRAY_OF_MAPS}
+_ORDERED_BATCH_TYPES = abi.HASH_MAP_TYPES | {MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.ARRAY_OF_MAPS}
 
 
 def map_ids() -> Iterator[int]:
@@ -105,12 +125,8 @@ def _fd_of(obj: object) -> int:
 
 
 def _info_from_struct(s: abi.MapInfoStruct) -> MapInfo:
-    try:
-        t: MapType | int = MapType(s.type)
-    except ValueError:
-        t = s.type  # a map type newer than this library
     return MapInfo(
-        t, s.id, s.key_size, s.value_size, s.max_entries, MapFlags(s.map_flags),
+        s.type, s.id, s.key_size, s.value_size, s.max_entries, s.map_flags,
         s.name.decode(errors="replace"), s.ifindex, s.btf_vmlinux_value_type_id, s.netns_dev,
         s.netns_ino, s.btf_id, s.btf_key_type_id, s.btf_value_type_id, s.btf_vmlinux_id, s.map_extra,
     )
@@ -209,15 +225,23 @@ class Map:
         self._stride = (info.value_size + 7) & ~7 if self._percpu else info.value_size
         self._vsize = self._stride * self._ncpus
         self._fdmap = info.type in abi.FD_MAP_TYPES
-        self._elem = _bpf.MapElemCaller(fd.fileno(), info.key_size, self._vsize)
         self._lock = _thread.allocate_lock()
+        self._batch_ok: bool | None = None
+
+    def __getattr__(self, name: str) -> object:
+        # The element caller (and lookup()'s fast path) is built on first use: opening a map to
+        # show its info need not pay for buffers, or for importing functools.
+        if name not in ("_elem", "_fast_lookup"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        fd = -1 if self._fd.closed else self._fd.fileno()  # a closed map's calls fail with EBADF
+        elem = self._elem = _bpf.MapElemCaller(fd, self._key_size, self._vsize)
         # lookup()'s fast case (plain values, no flags): the prebuilt call, a memoryview on the
         # key buffer (assigning to it refuses another length, so it doubles as the size check),
         # the value buffer and the lock. None where values need decoding.
         self._fast_lookup = None if self._percpu else (
-            self._elem.lookup_call, memoryview(self._elem.key), self._elem.value_array, self._lock
+            elem.lookup_call, memoryview(elem.key), elem.value_array, self._lock
         )
-        self._batch_ok: bool | None = None
+        return getattr(self, name)
 
     # -- constructors ---------------------------------------------------------------------
 
@@ -254,12 +278,9 @@ class Map:
         if inner_map is not None:
             attr.inner_map_fd = _fd_of(inner_map)
         if numa_node is not None:
-            attr.map_flags |= MapFlags.NUMA_NODE
+            attr.map_flags |= MAP_FLAGS.NUMA_NODE
             attr.numa_node = numa_node
-        try:
-            tname = MapType(type).name.lower()
-        except ValueError:
-            tname = f"type {int(type)}"
+        tname = map_type_name(int(type))
         fd = FD(_bpf.map_create(attr, f"{tname} map {name!r}" if name else f"{tname} map"))
         return cls._from_owned(fd)
 
@@ -337,7 +358,12 @@ class Map:
         """Release the fd; the map lives on while pinned or held elsewhere. Idempotent."""
         with self._lock:
             # Element calls on a closed map must fail (EBADF), not reach whatever reuses the fd.
-            self._elem.invalidate()
+            try:
+                elem = Map._elem.__get__(self)  # only if it was ever built
+            except AttributeError:
+                elem = None
+            if elem is not None:
+                elem.invalidate()
             self._fd.close()
 
     def __enter__(self) -> Map:
@@ -355,12 +381,13 @@ class Map:
 
     @property
     def type(self) -> MapType | int:
-        return self._type
+        """The map type as a ``MapType`` (a plain int for a type newer than pybpf)."""
+        t = self._type
+        return abi.MapType(t) if t in _MAP_TYPE_NAMES else t
 
     @property
     def type_name(self) -> str:
-        t = self._type
-        return t.name.lower() if isinstance(t, MapType) else f"type {t}"
+        return map_type_name(self._type)
 
     @property
     def id(self) -> int:
@@ -384,7 +411,7 @@ class Map:
 
     @property
     def flags(self) -> MapFlags:
-        return self._info.map_flags
+        return abi.MapFlags(self._info.map_flags)
 
     @property
     def is_percpu(self) -> bool:
@@ -497,7 +524,7 @@ class Map:
         c = self._elem
         with self._lock:
             c.key[:] = key
-            err = c.elem(Cmd.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
+            err = c.elem(CMD.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
             if err:
                 raise error_for(err, "lookup", self)
             if self._percpu:
@@ -521,7 +548,7 @@ class Map:
             return self._decode_value(c.value)
 
     def __contains__(self, key: object) -> bool:
-        if self._type == MapType.BLOOM_FILTER:
+        if self._type == MAP_TYPE.BLOOM_FILTER:
             # A bloom filter is asked with a value and may answer "maybe" falsely, never "no".
             v = self._encode_value(key, "peek")
             with self._lock:
@@ -540,7 +567,7 @@ class Map:
         return True
 
     def update(
-        self, key: object, value: object = _MISSING, flags: UpdateFlags | int = UpdateFlags.ANY
+        self, key: object, value: object = _MISSING, flags: UpdateFlags | int = UPDATE_FLAGS.ANY
     ) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY, NOEXIST, EXIST and/or LOCK.
 
@@ -558,7 +585,7 @@ class Map:
         with self._lock:
             c.key[:] = key  # type: ignore[index]
             c.value[:] = v
-            err = c.elem(Cmd.MAP_UPDATE_ELEM, int(flags))
+            err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
         if err:
             raise error_for(err, "update", self)
 
@@ -609,21 +636,21 @@ class Map:
                 if key is None or len(key) != self._key_size:
                     raise self._bad_size("key", 0 if key is None else len(key), self._key_size, "lookup_and_delete")
                 c.key[:] = key
-            err = c.elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, flags)
+            err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, flags)
             if err:
                 raise error_for(err, "pop" if not self._key_size else "lookup_and_delete", self)
             return self._decode_value(c.value)
 
     # Queue, stack and bloom filter: the keyless maps.
 
-    def push(self, value: bytes, flags: UpdateFlags | int = UpdateFlags.ANY) -> None:
+    def push(self, value: bytes, flags: UpdateFlags | int = UPDATE_FLAGS.ANY) -> None:
         """Push (queue: enqueue; bloom filter: add) ``value``. flags=EXIST makes a full queue
         drop its oldest element instead of failing."""
         v = self._encode_value(value, "push")
         c = self._elem
         with self._lock:
             c.value[:] = v
-            err = c.elem(Cmd.MAP_UPDATE_ELEM, int(flags))
+            err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
         if err:
             raise error_for(err, "push", self)
 
@@ -666,7 +693,7 @@ class Map:
         return e
 
     def _check_batch_flags(self, elem_flags: int, op: str) -> None:
-        if elem_flags & ~UpdateFlags.LOCK:
+        if elem_flags & ~UPDATE_FLAGS.LOCK:
             raise InvalidArgument(
                 errno.EINVAL, op, self,
                 f"elem_flags {elem_flags:#x}: batch commands take only BPF_F_LOCK (NOEXIST/EXIST need update())",
@@ -719,7 +746,7 @@ class Map:
         cursor = bytearray(max(ks, 4))
         caller = _bpf.MapBatchCaller(self.fileno())
         a = caller.attr
-        cmd = Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH
+        cmd = CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH
         caddr = _bpf.address(cursor)
         a.out_batch = caddr
         a.in_batch = 0
@@ -814,7 +841,7 @@ class Map:
             with self._lock:
                 if self._fd.closed:
                     raise error_for(errno.EBADF, op, self)
-                err = caller.call(Cmd.MAP_LOOKUP_AND_DELETE_BATCH if delete else Cmd.MAP_LOOKUP_BATCH)
+                err = caller.call(CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH)
             got = a.count
             if err == errno.ENOSPC and got == 0:
                 n *= 2
@@ -1011,14 +1038,14 @@ class Map:
             raise InvalidArgument(errno.EINVAL, "update_batch", self, f"{len(keys)} keys but {len(values)} values")
         kb = self._pack_keys(keys, "update_batch")
         vb = bytearray(b"".join([self._encode_value(v, "update_batch") for v in values]))
-        return self._batch_write(Cmd.MAP_UPDATE_BATCH, "update_batch", kb, vb, len(keys), ef)
+        return self._batch_write(CMD.MAP_UPDATE_BATCH, "update_batch", kb, vb, len(keys), ef)
 
     def delete_batch(self, keys: Sequence[bytes], *, elem_flags: int = 0) -> int:
         """BPF_MAP_DELETE_BATCH. A missing key raises ``KeyNotFound`` whose ``count`` says how
         many keys before it were deleted."""
         self._check_batch_flags(elem_flags, "delete_batch")
         kb = self._pack_keys(keys, "delete_batch")
-        return self._batch_write(Cmd.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), elem_flags)
+        return self._batch_write(CMD.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), elem_flags)
 
     def _pack_keys(self, keys: Sequence[bytes], op: str) -> bytearray:
         ks = self._key_size
@@ -1027,7 +1054,7 @@ class Map:
                 raise self._bad_size("key", len(k), ks, op)
         return bytearray(b"".join(keys))
 
-    def _batch_write(self, cmd: Cmd, op: str, kb: bytearray, vb: bytearray | None, n: int, elem_flags: int) -> int:
+    def _batch_write(self, cmd: int, op: str, kb: bytearray, vb: bytearray | None, n: int, elem_flags: int) -> int:
         if n == 0:
             return 0
         caller = _bpf.MapBatchCaller(self.fileno())
@@ -1059,7 +1086,7 @@ class Map:
         if getattr(e, "count", 0):
             return False
         return e.errno in (errno.EOPNOTSUPP, abi.ENOTSUPP) or (
-            e.errno == errno.EINVAL and self._type not in abi.BATCH_MAP_TYPES and self._type != MapType.LPM_TRIE
+            e.errno == errno.EINVAL and self._type not in abi.BATCH_MAP_TYPES and self._type != MAP_TYPE.LPM_TRIE
         )
 
     def update_many(self, items: Iterable[tuple[bytes, object]] | Mapping, flags: int = 0) -> int:
@@ -1070,7 +1097,7 @@ class Map:
             return 0
         keys = [k for k, _ in pairs]
         values = [v for _, v in pairs]
-        if self._type not in abi.QUEUE_STACK_TYPES and not int(flags) & ~UpdateFlags.LOCK:
+        if self._type not in abi.QUEUE_STACK_TYPES and not int(flags) & ~UPDATE_FLAGS.LOCK:
             try:
                 return self.update_batch(keys, values, flags)
             except BPFError as e:

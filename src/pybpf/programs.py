@@ -9,9 +9,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections import namedtuple
 
 from . import bpffs
+from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
 from ._sys.abi import ProgType
@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Program", "ProgInfo", "ProgType", "prog_ids"]
 
-ProgInfo = namedtuple("ProgInfo", "type id tag name jited_prog_len xlated_prog_len load_time created_by_uid "
-                      "btf_id gpl_compatible nr_map_ids")
-ProgInfo.__doc__ = "struct bpf_prog_info, the fields pybpf reads; ``tag`` is 8 bytes."
+ProgInfo = record(
+    "ProgInfo",
+    "type id tag name jited_prog_len xlated_prog_len load_time created_by_uid btf_id gpl_compatible nr_map_ids",
+    "struct bpf_prog_info, the fields pybpf reads; ``tag`` is 8 bytes.",
+    __name__,
+)
 
 
 def prog_ids() -> Iterator[int]:
@@ -113,7 +116,7 @@ class Program:
                 # Load again with a log to say why.
                 log = ctypes.create_string_buffer(log_size)
                 attr.log_level, attr.log_size, attr.log_buf = 1, log_size, ctypes.addressof(log)
-                ret, err = _bpf.bpf_errno(abi.Cmd.PROG_LOAD, attr)
+                ret, err = _bpf.bpf_errno(abi.CMD.PROG_LOAD, attr)
                 if ret >= 0:
                     os.close(ret)
             text = log.value.decode(errors="replace") if log is not None else ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 
 from . import abi
@@ -23,11 +22,16 @@ def parse_cpu_list(text: str) -> list[int]:
     return cpus
 
 
-@functools.lru_cache(maxsize=1)
+_possible: int | None = None
+
+
 def possible_cpus() -> int:
     """Number of *possible* CPUs: per-CPU map values have one slot for each of them."""
-    with open("/sys/devices/system/cpu/possible") as f:
-        return max(parse_cpu_list(f.read())) + 1
+    global _possible
+    if _possible is None:
+        with open("/sys/devices/system/cpu/possible") as f:
+            _possible = max(parse_cpu_list(f.read())) + 1
+    return _possible
 
 
 def fdinfo(fd: int) -> dict[str, str]:

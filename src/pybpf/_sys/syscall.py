@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 
 from ..errors import error_for
 from . import abi
-from .abi import Cmd
+from .abi import CMD
 
 _libc = ctypes.CDLL(None, use_errno=True)
 SYS_BPF = abi.sys_bpf_number()
@@ -29,11 +28,12 @@ _syscall.restype = ctypes.c_long
 _fast = _libc["syscall"]
 _fast.restype = ctypes.c_long
 _FAST_NR = ctypes.c_long(SYS_BPF)
-_FAST_CMD = {cmd: ctypes.c_int(cmd) for cmd in Cmd}
+_CMD_NAMES = {v: k.lower() for k, v in abi.members(CMD).items()}
+_FAST_CMD = {v: ctypes.c_int(v) for v in _CMD_NAMES}
 _get_errno = get_errno = ctypes.get_errno
 
 
-def bpf(cmd: Cmd, attr: ctypes.Structure, op: str | None = None, obj: object = None) -> int:
+def bpf(cmd: int, attr: ctypes.Structure, op: str | None = None, obj: object = None) -> int:
     """Run bpf(cmd, attr); raise the matching ``BPFError`` on failure, retrying EINTR."""
     addr = ctypes.addressof(attr)
     size = ctypes.sizeof(attr)
@@ -42,12 +42,12 @@ def bpf(cmd: Cmd, attr: ctypes.Structure, op: str | None = None, obj: object = N
         if ret >= 0:
             return ret
         err = _get_errno()
-        if err == errno.EINTR or (err == errno.EAGAIN and cmd == Cmd.PROG_LOAD):
+        if err == errno.EINTR or (err == errno.EAGAIN and cmd == CMD.PROG_LOAD):
             continue
-        raise error_for(err, op or cmd.name.lower(), obj)
+        raise error_for(err, op or _CMD_NAMES[cmd], obj)
 
 
-def bpf_errno(cmd: Cmd, attr: ctypes.Structure) -> tuple[int, int]:
+def bpf_errno(cmd: int, attr: ctypes.Structure) -> tuple[int, int]:
     """Run bpf(cmd, attr) and return (ret, errno) without raising: for ENOENT-as-answer loops."""
     addr = ctypes.addressof(attr)
     size = ctypes.sizeof(attr)
@@ -78,21 +78,21 @@ def c_string(s: str | bytes) -> ctypes.Array:
 
 
 def map_create(attr: abi.MapCreateAttr, obj: object = None) -> int:
-    return bpf(Cmd.MAP_CREATE, attr, "create", obj)
+    return bpf(CMD.MAP_CREATE, attr, "create", obj)
 
 
 def prog_load(attr: abi.ProgLoadAttr, obj: object = None) -> int:
-    return bpf(Cmd.PROG_LOAD, attr, "load", obj)
+    return bpf(CMD.PROG_LOAD, attr, "load", obj)
 
 
 def btf_load(data: bytes, obj: object = None) -> int:
     """BPF_BTF_LOAD of a raw BTF blob (header, types, strings); returns the BTF object's fd."""
     buf = ctypes.create_string_buffer(bytes(data), len(data))
     attr = abi.BtfLoadAttr(btf=ctypes.addressof(buf), btf_size=len(data))
-    return bpf(Cmd.BTF_LOAD, attr, "load btf", obj)
+    return bpf(CMD.BTF_LOAD, attr, "load btf", obj)
 
 
-def _get_next_id(cmd: Cmd, start: int) -> int | None:
+def _get_next_id(cmd: int, start: int) -> int | None:
     attr = abi.GetIdAttr(id=start)
     ret, err = bpf_errno(cmd, attr)
     if ret < 0:
@@ -104,68 +104,68 @@ def _get_next_id(cmd: Cmd, start: int) -> int | None:
 
 def map_get_next_id(start: int) -> int | None:
     """The first map id after ``start``, or None past the last."""
-    return _get_next_id(Cmd.MAP_GET_NEXT_ID, start)
+    return _get_next_id(CMD.MAP_GET_NEXT_ID, start)
 
 
 def prog_get_next_id(start: int) -> int | None:
-    return _get_next_id(Cmd.PROG_GET_NEXT_ID, start)
+    return _get_next_id(CMD.PROG_GET_NEXT_ID, start)
 
 
 def link_get_next_id(start: int) -> int | None:
-    return _get_next_id(Cmd.LINK_GET_NEXT_ID, start)
+    return _get_next_id(CMD.LINK_GET_NEXT_ID, start)
 
 
 def btf_get_next_id(start: int) -> int | None:
-    return _get_next_id(Cmd.BTF_GET_NEXT_ID, start)
+    return _get_next_id(CMD.BTF_GET_NEXT_ID, start)
 
 
-def _get_fd_by_id(cmd: Cmd, id_: int, flags: int, what: str) -> int:
+def _get_fd_by_id(cmd: int, id_: int, flags: int, what: str) -> int:
     attr = abi.GetIdAttr(id=id_, open_flags=flags)
     return bpf(cmd, attr, "get_fd_by_id", f"{what} id {id_}")
 
 
 def map_get_fd_by_id(id_: int, flags: int = 0) -> int:
-    return _get_fd_by_id(Cmd.MAP_GET_FD_BY_ID, id_, flags, "map")
+    return _get_fd_by_id(CMD.MAP_GET_FD_BY_ID, id_, flags, "map")
 
 
 def prog_get_fd_by_id(id_: int) -> int:
-    return _get_fd_by_id(Cmd.PROG_GET_FD_BY_ID, id_, 0, "prog")
+    return _get_fd_by_id(CMD.PROG_GET_FD_BY_ID, id_, 0, "prog")
 
 
 def link_get_fd_by_id(id_: int) -> int:
-    return _get_fd_by_id(Cmd.LINK_GET_FD_BY_ID, id_, 0, "link")
+    return _get_fd_by_id(CMD.LINK_GET_FD_BY_ID, id_, 0, "link")
 
 
 def btf_get_fd_by_id(id_: int) -> int:
-    return _get_fd_by_id(Cmd.BTF_GET_FD_BY_ID, id_, 0, "btf")
+    return _get_fd_by_id(CMD.BTF_GET_FD_BY_ID, id_, 0, "btf")
 
 
 def obj_get_info_by_fd(fd: int, info: ctypes.Structure, obj: object = None) -> ctypes.Structure:
     """Fill ``info`` (a zeroed info struct) for ``fd``; the kernel writes at most sizeof(info)."""
     attr = abi.InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
-    bpf(Cmd.OBJ_GET_INFO_BY_FD, attr, "get_info", obj)
+    bpf(CMD.OBJ_GET_INFO_BY_FD, attr, "get_info", obj)
     return info
 
 
 def obj_pin(fd: int, path: str) -> None:
     name = c_string(path)
     attr = abi.ObjPinAttr(pathname=ctypes.addressof(name), bpf_fd=fd)
-    bpf(Cmd.OBJ_PIN, attr, "pin", path)
+    bpf(CMD.OBJ_PIN, attr, "pin", path)
 
 
 def obj_get(path: str, flags: int = 0) -> int:
     name = c_string(path)
     attr = abi.ObjPinAttr(pathname=ctypes.addressof(name), file_flags=flags)
-    return bpf(Cmd.OBJ_GET, attr, "open pinned", path)
+    return bpf(CMD.OBJ_GET, attr, "open pinned", path)
 
 
 def map_freeze(fd: int, obj: object = None) -> None:
     attr = abi.MapElemAttr(map_fd=fd)
-    bpf(Cmd.MAP_FREEZE, attr, "freeze", obj)
+    bpf(CMD.MAP_FREEZE, attr, "freeze", obj)
 
 
 def link_create(attr: ctypes.Structure, obj: object = None) -> int:
-    return bpf(Cmd.LINK_CREATE, attr, "link_create", obj)
+    return bpf(CMD.LINK_CREATE, attr, "link_create", obj)
 
 
 # -- element commands (hot path) -------------------------------------------------------------
@@ -208,8 +208,10 @@ class MapElemCaller:
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapElemAttr))
         # The hottest call, bound once: returns bpf(2)'s raw result (< 0: read errno, EINTR
         # included). Every argument is a prebuilt ctypes object (see the module docstring).
+        import functools  # here, not at module level: it imports collections (ms at start-up)
+
         self.lookup_call = functools.partial(
-            _fast, _FAST_NR, _FAST_CMD[Cmd.MAP_LOOKUP_ELEM], self._refs[0], self._size
+            _fast, _FAST_NR, _FAST_CMD[CMD.MAP_LOOKUP_ELEM], self._refs[0], self._size
         )
 
     def invalidate(self) -> None:
@@ -224,7 +226,7 @@ class MapElemCaller:
                 return err
         return 0
 
-    def elem(self, cmd: Cmd, flags: int = 0) -> int:
+    def elem(self, cmd: int, flags: int = 0) -> int:
         """LOOKUP/UPDATE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno (DELETE: ``delete``)."""
         if not flags:
             return self._call(_FAST_CMD[cmd], self._refs[0])
@@ -245,11 +247,11 @@ class MapElemCaller:
 
     def delete(self) -> int:
         """DELETE_ELEM of ``key``; 0 or errno."""
-        return self._call(_FAST_CMD[Cmd.MAP_DELETE_ELEM], self._refs[3])
+        return self._call(_FAST_CMD[CMD.MAP_DELETE_ELEM], self._refs[3])
 
     def get_next_key(self, first: bool) -> int:
         """Next key after ``key`` (or the first key) into ``next_key``; 0 or errno."""
-        return self._call(_FAST_CMD[Cmd.MAP_GET_NEXT_KEY], self._refs[2] if first else self._refs[1])
+        return self._call(_FAST_CMD[CMD.MAP_GET_NEXT_KEY], self._refs[2] if first else self._refs[1])
 
 
 class MapBatchCaller:
@@ -262,7 +264,7 @@ class MapBatchCaller:
         self._ref = ctypes.byref(self.attr)
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapBatchAttr))
 
-    def call(self, cmd: Cmd) -> int:
+    def call(self, cmd: int) -> int:
         """Run the batch command; 0 or errno (``attr.count`` holds the elements done either way).
 
         EINTR is returned, not retried: the kernel may have done part of the batch and moved

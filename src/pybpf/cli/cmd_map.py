@@ -11,7 +11,7 @@ import errno
 import os
 
 from pybpf import bpffs
-from pybpf._sys.abi import MapType
+from pybpf._sys.abi import MAP_TYPE
 from pybpf.cli.args import Args, Usage, is_prefix, strtoul
 from pybpf.cli.entries import Layout, hex_bytes
 from pybpf.cli.tables import map_type_from_name, map_type_name, prog_type_name
@@ -264,7 +264,7 @@ def parse_bytes(args: Args, out: Output, what: str, n: int) -> bytes | None:
     return bytes(buf)
 
 
-_MAP_OF_MAPS = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS})
+_MAP_OF_MAPS = frozenset({MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS})
 _UPDATE_FLAGS = (("any", 0), ("noexist", 1), ("exist", 2))
 
 
@@ -313,7 +313,7 @@ def parse_elem(args: Args, out: Output, m: Map, key: bool, value: bool, ks: int,
                 break
             args.pos += 1
             t = m.type
-            if t in _MAP_OF_MAPS or t == MapType.PROG_ARRAY:
+            if t in _MAP_OF_MAPS or t == MAP_TYPE.PROG_ARRAY:
                 what = "map in map" if t in _MAP_OF_MAPS else "map of progs"
                 if vs != 4:
                     out.error(f"value smaller than 4B for {what}?")
@@ -389,7 +389,7 @@ def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
     info = m.info()
     fdi = m.fdinfo()
     tname = map_type_name(info.type)
-    prog_array = int(info.type) == MapType.PROG_ARRAY
+    prog_array = int(info.type) == MAP_TYPE.PROG_ARRAY
     if out.json:
         out.start_object()
         out.uint_field("id", info.id)
@@ -849,7 +849,7 @@ def do_event_pipe(args: Args, out: Output) -> int:
     if m is None:
         return -1
     with m:
-        if int(m.type) != MapType.PERF_EVENT_ARRAY:
+        if int(m.type) != MAP_TYPE.PERF_EVENT_ARRAY:
             out.error("map is not a perf event array")
             return -1
     out.error("'event_pipe' is not provided by pybpftool yet")

@@ -20,7 +20,7 @@ import io
 import os
 from binascii import hexlify
 
-from pybpf._sys.abi import MapType
+from pybpf._sys.abi import MAP_TYPE
 from pybpf.cli.args import Usage
 from pybpf.cli.cmd_map import parse_maps
 from pybpf.cli.entries import Layout, error_message, skip_error
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 
 _MARK = 0xDD  # a byte whose hex "dd" appears nowhere in the element's fixed text
 _NO_BATCH_TYPES = frozenset({
-    MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
-    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.SOCKMAP, MapType.SOCKHASH, MapType.CPUMAP,
-    MapType.XSKMAP, MapType.REUSEPORT_SOCKARRAY, MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
-    MapType.RINGBUF, MapType.USER_RINGBUF, MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE,
+    MAP_TYPE.PROG_ARRAY, MAP_TYPE.PERF_EVENT_ARRAY, MAP_TYPE.CGROUP_ARRAY, MAP_TYPE.STACK_TRACE,
+    MAP_TYPE.DEVMAP, MAP_TYPE.DEVMAP_HASH, MAP_TYPE.SOCKMAP, MAP_TYPE.SOCKHASH, MAP_TYPE.CPUMAP,
+    MAP_TYPE.XSKMAP, MAP_TYPE.REUSEPORT_SOCKARRAY, MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER,
+    MAP_TYPE.RINGBUF, MAP_TYPE.USER_RINGBUF, MAP_TYPE.CGROUP_STORAGE, MAP_TYPE.PERCPU_CGROUP_STORAGE,
 })
 
 
@@ -94,7 +94,7 @@ def _dump_one(m: Map, info, out: Output, header: bool) -> int:
         name = f"name {info.name}  " if info.name else ""
         out.write(f"{info.id}: {tname + '  ' if tname is not None else f'type {int(info.type)}  '}"
                   f"{name}flags 0x{int(info.map_flags):x}\n")
-    if int(info.type) == MapType.REUSEPORT_SOCKARRAY and info.value_size != 8:
+    if int(info.type) == MAP_TYPE.REUSEPORT_SOCKARRAY and info.value_size != 8:
         out.info(f"Warning: cannot read values from {tname} map with value_size != 8")
 
     layout = Layout(info.key_size, info.value_size, m.is_percpu)

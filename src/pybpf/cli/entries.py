@@ -22,9 +22,9 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-from pybpf._sys.abi import MapType
+from pybpf._sys.abi import MAP_TYPE
 
-_MAP_OF_FDS = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY})
+_MAP_OF_FDS = frozenset({MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS, MAP_TYPE.PROG_ARRAY})
 _HEX_JSON = [f'"0x{b:02x}"' for b in range(256)]
 
 
@@ -57,7 +57,7 @@ def error_message(err: int, map_type: int) -> str:
     """What a dump prints as the value of an element whose lookup failed with ``err``."""
     if err == _errno.ENOENT:
         return "<no entry>"
-    if err == _errno.ENOSPC and map_type == MapType.REUSEPORT_SOCKARRAY:
+    if err == _errno.ENOSPC and map_type == MAP_TYPE.REUSEPORT_SOCKARRAY:
         return "<cannot read>"
     return os.strerror(err)
 

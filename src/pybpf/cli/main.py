@@ -327,10 +327,10 @@ def _run_object(name: str, target: str | None, args: Args, out: Output) -> int:
         return do_batch(args, out)
     module = None
     if target is not None:
-        import importlib
-
         try:
-            module = importlib.import_module(target)
+            # __import__ + sys.modules, not importlib: importlib pulls in warnings at start-up.
+            __import__(target)
+            module = sys.modules[target]
         except ModuleNotFoundError as e:
             if e.name != target:
                 raise
