@@ -29,14 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 
 
-def find_pybpftool() -> Path:
+def find_pybpftool(given: str | None) -> Path:
+    """``given``, else the launcher setup.sh puts on PATH, else a console script in a venv."""
+    if given:
+        return Path(given)
+    found = shutil.which("pybpftool")
+    if found:
+        return Path(found)
     for cand in (Path(sys.executable).parent / "pybpftool", ROOT / ".venv" / "bin" / "pybpftool"):
         if cand.exists():
             return cand
-    found = shutil.which("pybpftool")
-    if not found:
-        sys.exit("pybpftool not found next to this interpreter, in .venv/bin or on PATH")
-    return Path(found)
+    sys.exit("pybpftool not found on PATH, next to this interpreter or in .venv/bin")
 
 
 def script_python(script: Path) -> str:
@@ -89,9 +92,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=31, help="interleaved rounds (default 31)")
     ap.add_argument("--json", action="store_true", help="also print a machine-readable copy")
     ap.add_argument("--top", type=int, default=12, help="import-time offenders to list")
+    ap.add_argument("--pybpftool", help="the pybpftool to time (default: the one on PATH, as setup.sh installs it)")
     opts = ap.parse_args()
 
-    pybpftool = find_pybpftool()
+    pybpftool = find_pybpftool(opts.pybpftool)
     py = script_python(pybpftool)
     d = Path("/sys/fs/bpf") / f"pybpf-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
@@ -134,7 +138,8 @@ def main() -> int:
     bt_version = subprocess.run([BPFTOOL, "version"], capture_output=True, text=True).stdout.splitlines()[0]
     py_version = subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
                                 capture_output=True, text=True).stdout.strip()
-    header = (f"# bench/cli_startup.py  kernel {platform.release()}  CPython {py_version} ({py})  {bt_version}  "
+    header = (f"# bench/cli_startup.py  kernel {platform.release()}  CPython {py_version} ({pybpftool} on {py})  "
+              f"{bt_version}  "
               f"{opts.runs} interleaved runs, medians")
     print(header)
     rows = []
