@@ -14,6 +14,7 @@ import struct as _struct
 import sys as _sysmod
 
 from . import bpffs
+from ._objects import FDObject
 from ._record import record
 from ._sys import abi, proc
 from ._sys import syscall as _bpf
@@ -106,15 +107,6 @@ def check_name(name: str, op: str = "create") -> bytes:
     return name.encode()
 
 
-def check_kind(fd: int, want: str, op: str, obj: object) -> None:
-    """Refuse an fd that is not a BPF ``want`` (a pinned prog opened as a map, a socket ...)."""
-    kind = proc.bpf_fd_kind(fd)
-    if kind != want:
-        raise InvalidArgument(
-            errno.EINVAL, op, obj, f"incorrect object type: {kind}" if kind else f"not a BPF {want}"
-        )
-
-
 def _fd_of(obj: object) -> int:
     if isinstance(obj, int):
         return obj
@@ -201,7 +193,7 @@ class _BatchReader:
         self._t.join()
 
 
-class Map:
+class Map(FDObject):
     """A BPF map held by an owned fd. Use ``create`` or ``from_id/from_pinned/from_fd/from_name``.
 
     ``len()`` is deliberately absent: the kernel keeps no element count, so counting is a walk;
@@ -284,13 +276,11 @@ class Map:
         fd = FD(_bpf.map_create(attr, f"{tname} map {name!r}" if name else f"{tname} map"))
         return cls._from_owned(fd)
 
+    _kind = "map"
+
     @classmethod
-    def _from_owned(cls, fd: FD) -> Map:
-        try:
-            return cls(fd, map_info_by_fd(fd.fileno()))
-        except BaseException:
-            fd.close()
-            raise
+    def _build(cls, fd: FD) -> Map:
+        return cls(fd, map_info_by_fd(fd.fileno()))
 
     @classmethod
     def from_id(cls, id: int, *, flags: int = 0) -> Map:
@@ -301,58 +291,19 @@ class Map:
     def from_pinned(cls, path: str, *, flags: int = 0) -> Map:
         """Open the map pinned at ``path`` (BPF_OBJ_GET)."""
         path = os.fspath(path)
-        fd = FD(_bpf.obj_get(path, flags))
-        try:
-            check_kind(fd.fileno(), "map", "open pinned", path)
-        except BaseException:
-            fd.close()
-            raise
-        return cls._from_owned(fd)
+        return cls._from_owned(FD(_bpf.obj_get(path, flags)), "open pinned", path)
 
     @classmethod
     def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Map:
         """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
-        owned = FD(fd) if take_ownership else FD(os.dup(fd))
-        try:
-            check_kind(owned.fileno(), "map", "open fd", f"fd {fd}")
-            return cls(owned, map_info_by_fd(owned.fileno()))
-        except BPFError:
-            if take_ownership:
-                owned.detach()  # leave a caller's fd as it was when it is not a map
-            else:
-                owned.close()
-            raise
+        return cls._from_fd(fd, take_ownership)
 
     @classmethod
     def from_name(cls, name: str) -> list[Map]:
         """Open every map named ``name`` (names are not unique)."""
-        found: list[Map] = []
-        try:
-            for id_ in map_ids():
-                try:
-                    m = cls.from_id(id_)
-                except BPFError as e:
-                    if e.errno == errno.ENOENT:  # gone meanwhile
-                        continue
-                    raise
-                if m.name == name:
-                    found.append(m)
-                else:
-                    m.close()
-        except BaseException:
-            for m in found:
-                m.close()
-            raise
-        return found
+        return cls._open_matching(map_ids(), cls.from_id, lambda m: m.name == name)
 
     # -- the object -----------------------------------------------------------------------
-
-    def fileno(self) -> int:
-        return self._fd.fileno()
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
 
     def close(self) -> None:
         """Release the fd; the map lives on while pinned or held elsewhere. Idempotent."""
@@ -365,12 +316,6 @@ class Map:
             if elem is not None:
                 elem.invalidate()
             self._fd.close()
-
-    def __enter__(self) -> Map:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

@@ -11,13 +11,14 @@ import errno
 import os
 
 from . import bpffs
+from ._objects import FDObject
 from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
 from ._sys.abi import ProgType
 from ._sys.fd import FD
 from .errors import BPFError, InvalidArgument, error_for
-from .maps import check_kind, check_name
+from .maps import check_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class LoadError(InvalidArgument):
         return (type(self), (self.errno, self.op, self.filename, self.log))
 
 
-class Program:
+class Program(FDObject):
     """A loaded BPF program held by an owned fd."""
 
     __slots__ = ("_fd", "_info", "__weakref__")
@@ -71,13 +72,11 @@ class Program:
         self._fd = fd
         self._info = info
 
+    _kind = "prog"
+
     @classmethod
-    def _from_owned(cls, fd: FD) -> Program:
-        try:
-            return cls(fd, prog_info_by_fd(fd.fileno()))
-        except BaseException:
-            fd.close()
-            raise
+    def _build(cls, fd: FD) -> Program:
+        return cls(fd, prog_info_by_fd(fd.fileno()))
 
     @classmethod
     def load(
@@ -130,64 +129,17 @@ class Program:
     @classmethod
     def from_pinned(cls, path: str) -> Program:
         path = os.fspath(path)
-        fd = FD(_bpf.obj_get(path))
-        try:
-            check_kind(fd.fileno(), "prog", "open pinned", path)
-        except BaseException:
-            fd.close()
-            raise
-        return cls._from_owned(fd)
+        return cls._from_owned(FD(_bpf.obj_get(path)), "open pinned", path)
 
     @classmethod
     def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Program:
-        owned = FD(fd) if take_ownership else FD(os.dup(fd))
-        try:
-            check_kind(owned.fileno(), "prog", "open fd", f"fd {fd}")
-            return cls(owned, prog_info_by_fd(owned.fileno()))
-        except BPFError:
-            if take_ownership:
-                owned.detach()
-            else:
-                owned.close()
-            raise
+        """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
+        return cls._from_fd(fd, take_ownership)
 
     @classmethod
     def from_tag(cls, tag: bytes) -> list[Program]:
         """Every loaded program whose 8-byte tag is ``tag``."""
-        found: list[Program] = []
-        try:
-            for id_ in prog_ids():
-                try:
-                    p = cls.from_id(id_)
-                except BPFError as e:
-                    if e.errno == errno.ENOENT:
-                        continue
-                    raise
-                if p.tag == tag:
-                    found.append(p)
-                else:
-                    p.close()
-        except BaseException:
-            for p in found:
-                p.close()
-            raise
-        return found
-
-    def fileno(self) -> int:
-        return self._fd.fileno()
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def close(self) -> None:
-        self._fd.close()
-
-    def __enter__(self) -> Program:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        return cls._open_matching(prog_ids(), cls.from_id, lambda p: p.tag == tag)
 
     def __repr__(self) -> str:
         return f"<Program {self.type_name} id={self.id} name={self.name!r}>"
