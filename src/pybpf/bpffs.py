@@ -20,11 +20,12 @@ def is_bpffs(path: str) -> bool:
 
 
 def mount(target: str = DEFAULT_MOUNT) -> None:
-    """Mount a bpffs on ``target`` (needs CAP_SYS_ADMIN)."""
+    """Mount a bpffs on ``target`` (needs CAP_SYS_ADMIN); ``strerror`` of a failure names the
+    mount step that failed, as bpftool says it."""
     try:
         proc.mount_bpffs(target)
     except OSError as e:
-        raise error_for(e.errno, "mount bpffs", target) from None
+        raise error_for(e.errno, "mount bpffs", target, e.strerror) from None
 
 
 def ensure_mounted(directory: str) -> None:
@@ -64,48 +65,14 @@ def pin_fd(fd: int, path: str) -> None:
     syscall.obj_pin(fd, path)
 
 
-def mount_for_pin(directory: str) -> None:
-    """Mount a bpffs on ``directory`` as bpftool does before pinning there: make it a private
-    mount (bind-mounting it onto itself first if it is not a mount point), then mount bpffs.
-
-    Raises ``OSError`` whose ``strerror`` names the failed step in mount(8) words, e.g.
-    ``mount --make-private /x failed: No such file or directory``.
-    """
-    t = os.fsencode(directory)
-    bind_done = False
-    while True:
-        err = proc._call_mount(b"", t, b"none", proc._MS_PRIVATE | proc._MS_REC, None)
-        if not err:
-            break
-        if err != errno.EINVAL or bind_done:
-            raise OSError(err, f"mount --make-private {directory} failed: {os.strerror(err)}", directory)
-        err = proc._call_mount(t, t, b"none", proc._MS_BIND, None)
-        if err:
-            raise OSError(err, f"mount --bind {directory} {directory} failed: {os.strerror(err)}", directory)
-        bind_done = True
-    err = proc._call_mount(b"bpf", t, b"bpf", 0, b"mode=0700")
-    if err:
-        raise OSError(err, f"mount -t bpf bpf {directory} failed: {os.strerror(err)}", directory)
-
-
-def fd_type(fd: int) -> str:
-    """What a BPF fd holds: 'map', 'prog', 'link' or 'unknown' (from /proc/self/fd)."""
-    try:
-        target = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return "unknown"
-    for kind in ("map", "prog", "link"):
-        if f"bpf-{kind}" in target:
-            return kind
-    return "unknown"
-
-
 def open_pinned(path: str) -> tuple[FD, str]:
-    """Open whatever is pinned at ``path`` (BPF_OBJ_GET): an owned fd and its ``fd_type``."""
+    """Open whatever is pinned at ``path`` (BPF_OBJ_GET): an owned fd and bpftool's name for
+    what it holds ('map', 'prog', 'link' or 'unknown')."""
     from ._sys import syscall
 
     fd = FD(syscall.obj_get(path))
-    return fd, fd_type(fd.fileno())
+    kind = proc.bpf_fd_kind(fd.fileno())
+    return fd, kind if kind in ("map", "prog", "link") else "unknown"
 
 
 def _mount_points() -> list[str]:
@@ -145,7 +112,7 @@ def pinned_paths(kind: str = "map") -> dict[int, list[str]]:
         except OSError:
             return
         try:
-            if fd_type(fd.fileno()) != kind:
+            if proc.bpf_fd_kind(fd.fileno()) != kind:
                 return
             if info_struct is not None:
                 info = syscall.obj_get_info_by_fd(fd.fileno(), info_struct())

@@ -113,7 +113,9 @@ _BY_ERRNO: dict[int, type[BPFError]] = {
 }
 
 # Element operations: ENOENT names a missing key, not a missing object.
-_ELEM_OPS = frozenset({"lookup", "delete", "lookup_and_delete", "update", "get_next_key", "pop", "peek"})
+_ELEM_OPS = frozenset(
+    {"lookup", "delete", "lookup_and_delete", "update", "get_next_key", "pop", "peek", "delete_batch"}
+)
 
 
 def error_for(err: int, op: str, obj: object = None, detail: str | None = None) -> BPFError:

@@ -24,7 +24,6 @@ from .errors import (
     BPFError,
     InvalidArgument,
     IterationAborted,
-    KeyNotFound,
     NotSupported,
     error_for,
 )
@@ -399,6 +398,11 @@ class Map(FDObject):
 
     # -- encoding -------------------------------------------------------------------------
 
+    def _check_key(self, key: object, op: str) -> None:
+        """Refuse, before any syscall, a key that is not key_size bytes."""
+        if key is None or len(key) != self._key_size:  # type: ignore[arg-type]
+            raise self._bad_size("key", 0 if key is None else len(key), self._key_size, op)  # type: ignore[arg-type]
+
     def _bad_size(self, what: str, got: int, want: int, op: str) -> InvalidArgument:
         return InvalidArgument(
             errno.EINVAL, op, self, f"{what} is {got} bytes, {self.type_name} map expects {what}_size {want}"
@@ -464,24 +468,20 @@ class Map(FDObject):
         return self._lookup(key, flags)
 
     def _lookup(self, key: bytes, flags: int) -> bytes | list[bytes]:
-        if len(key) != self._key_size:
-            raise self._bad_size("key", len(key), self._key_size, "lookup")
+        self._check_key(key, "lookup")
         c = self._elem
         with self._lock:
             c.key[:] = key
             err = c.elem(CMD.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
             if err:
                 raise error_for(err, "lookup", self)
-            if self._percpu:
-                return self._decode_value(c.value)
-            return bytes(c.value)
+            return self._decode_value(c.value)
 
     __getitem__ = lookup
 
     def get(self, key: bytes, default: object = None) -> object:
         """Value of ``key``, or ``default`` when absent."""
-        if len(key) != self._key_size:
-            raise self._bad_size("key", len(key), self._key_size, "lookup")
+        self._check_key(key, "lookup")
         c = self._elem
         with self._lock:
             c.key[:] = key
@@ -500,8 +500,7 @@ class Map(FDObject):
                 self._elem.value[:] = v
                 err = self._elem.lookup()
         else:
-            if len(key) != self._key_size:  # type: ignore[arg-type]
-                raise self._bad_size("key", len(key), self._key_size, "lookup")  # type: ignore[arg-type]
+            self._check_key(key, "lookup")
             with self._lock:
                 self._elem.key[:] = key  # type: ignore[index]
                 err = self._elem.lookup()
@@ -523,8 +522,7 @@ class Map(FDObject):
             items = key.items() if hasattr(key, "items") else key  # type: ignore[union-attr]
             self.update_many(items, flags)  # type: ignore[arg-type]
             return
-        if len(key) != self._key_size:  # type: ignore[arg-type]
-            raise self._bad_size("key", len(key), self._key_size, "update")  # type: ignore[arg-type]
+        self._check_key(key, "update")
         v = self._encode_value(value, "update")
         c = self._elem
         with self._lock:
@@ -542,8 +540,7 @@ class Map(FDObject):
         if isinstance(key, (list, tuple)):
             self.delete_many(key)
             return
-        if len(key) != self._key_size:
-            raise self._bad_size("key", len(key), self._key_size, "delete")
+        self._check_key(key, "delete")
         c = self._elem
         with self._lock:
             c.key[:] = key
@@ -563,8 +560,7 @@ class Map(FDObject):
             if key is None:
                 err = c.get_next_key(True)
             else:
-                if len(key) != self._key_size:
-                    raise self._bad_size("key", len(key), self._key_size, "get_next_key")
+                self._check_key(key, "get_next_key")
                 c.key[:] = key
                 err = c.get_next_key(False)
             if err == errno.ENOENT:
@@ -578,8 +574,7 @@ class Map(FDObject):
         c = self._elem
         with self._lock:
             if self._key_size:
-                if key is None or len(key) != self._key_size:
-                    raise self._bad_size("key", 0 if key is None else len(key), self._key_size, "lookup_and_delete")
+                self._check_key(key, "lookup_and_delete")
                 c.key[:] = key
             err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, flags)
             if err:
@@ -630,12 +625,17 @@ class Map(FDObject):
         The kernel leaves ``count`` untouched when it refuses the call before touching an
         element (flags, permissions, no such command), so a count equal to the request means 0.
         """
-        if err == errno.ENOENT and op == "delete_batch":
-            e: BPFError = KeyNotFound(err, op, self)
-        else:
-            e = error_for(err, op, self)
+        e = error_for(err, op, self)
         e.count = 0 if done >= asked or err == errno.EFAULT else done  # type: ignore[attr-defined]
         return e
+
+    def _batch_call(self, caller: _bpf.MapBatchCaller, cmd: int, op: str) -> int:
+        """One batch command under the map's lock: close() waits for it, and a closed map's
+        fd number, which may name another file by now, is never used."""
+        with self._lock:
+            if self._fd.closed:
+                raise error_for(errno.EBADF, op, self)
+            return caller.call(cmd)
 
     def _check_batch_flags(self, elem_flags: int, op: str) -> None:
         if elem_flags & ~UPDATE_FLAGS.LOCK:
@@ -706,10 +706,7 @@ class Map(FDObject):
                 kmv, vmv = memoryview(keys), memoryview(values)
                 a.keys, a.values = _bpf.address(keys), _bpf.address(values)
             a.count = n
-            with self._lock:  # close() waits for the call; a closed map's fd may name another file
-                if self._fd.closed:
-                    raise error_for(errno.EBADF, op, self)
-                err = caller.call(cmd)
+            err = self._batch_call(caller, cmd, op)
             got = a.count
             if err and err != errno.ENOENT and err != errno.EINTR:
                 if err == errno.ENOSPC and got == 0:
@@ -783,10 +780,7 @@ class Map(FDObject):
             a.out_batch = caddr
             a.count = n
             a.elem_flags = elem_flags
-            with self._lock:
-                if self._fd.closed:
-                    raise error_for(errno.EBADF, op, self)
-                err = caller.call(CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH)
+            err = self._batch_call(caller, CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH, op)
             got = a.count
             if err == errno.ENOSPC and got == 0:
                 n *= 2
@@ -873,19 +867,22 @@ class Map(FDObject):
     def _use_batch(self) -> bool:
         return self._batch_ok is not False and self._type not in abi.QUEUE_STACK_TYPES
 
-    def _open_batches(
-        self, batch_size: int | None, prefetch: bool = True
-    ) -> tuple[Batch | None, Iterator[Batch]] | None:
-        """The first batch and the rest, or None when the map must be walked key by key."""
+    def _all_batches(self, batch_size: int | None, prefetch: bool = True) -> Iterator[Batch] | None:
+        """Every batch of the map, or None when it must be walked key by key instead.
+
+        The first batch is read here, so that a map type without batch commands is known
+        before anything is returned; closing the iterator stops any read-ahead thread.
+        """
         if not self._use_batch():
             return None
         gen = self.batches(batch_size, prefetch=prefetch)
         try:
-            return next(gen, None), gen
+            first = next(gen, None)
         except NotSupported:
             if self._batch_ok is False:
                 return None
             raise
+        return _chain(first, gen)
 
     def items(self, batch_size: int | None = None) -> Iterator[tuple[bytes, object]]:
         """All (key, value) pairs, streamed through batches where the map has them.
@@ -901,14 +898,12 @@ class Map(FDObject):
 
         Large maps are read ahead in a thread (see ``batches(prefetch=True)``).
         """
-        opened = self._open_batches(batch_size)
-        if opened is None:
+        batches = self._all_batches(batch_size)
+        if batches is None:
             yield from self._walk(True)
             return
-        batch, gen = opened
-        while batch is not None:
-            yield from self._pairs(batch)
-            batch = next(gen, None)
+        for b in batches:
+            yield from self._pairs(b)
 
     def _pairs(self, b: Batch) -> Iterator[tuple[bytes, object]]:
         """(key, value) bytes pairs of one batch.
@@ -934,41 +929,32 @@ class Map(FDObject):
 
     def keys(self, batch_size: int | None = None) -> Iterator[bytes]:
         """All keys (batched where possible)."""
-        opened = self._open_batches(batch_size)
-        if opened is None:
+        batches = self._all_batches(batch_size)
+        if batches is None:
             for k, _ in self._walk(False):
                 yield k
             return
-        batch, gen = opened
-        while batch is not None:
-            yield from self._split_keys(batch.keys, batch.count)
-            batch = next(gen, None)
+        for b in batches:
+            yield from self._split_keys(b.keys, b.count)
 
     __iter__ = keys
 
     def values(self, batch_size: int | None = None) -> Iterator[object]:
         """All values (batched where possible)."""
-        opened = self._open_batches(batch_size)
-        if opened is None:
+        batches = self._all_batches(batch_size)
+        if batches is None:
             for _, v in self._walk(True):
                 yield v
             return
-        batch, gen = opened
-        while batch is not None:
-            yield from self._split_values(batch.values, batch.count)
-            batch = next(gen, None)
+        for b in batches:
+            yield from self._split_values(b.values, b.count)
 
     def count(self) -> int:
         """Number of elements, by walking the map (the kernel keeps no count)."""
-        opened = self._open_batches(None, prefetch=False)
-        if opened is None:
+        batches = self._all_batches(None, prefetch=False)
+        if batches is None:
             return sum(1 for _ in self._walk(False))
-        batch, gen = opened
-        n = 0
-        while batch is not None:
-            n += batch.count
-            batch = next(gen, None)
-        return n
+        return sum(b.count for b in batches)
 
     # -- bulk writes ----------------------------------------------------------------------
 
@@ -1012,10 +998,7 @@ class Map(FDObject):
             a.keys = kaddr + done * ks
             a.values = vaddr + done * vs if vaddr else 0
             a.count = n - done
-            with self._lock:
-                if self._fd.closed:
-                    raise error_for(errno.EBADF, op, self)
-                err = caller.call(cmd)
+            err = self._batch_call(caller, cmd, op)
             got = a.count
             if not err:
                 return n
@@ -1066,6 +1049,12 @@ class Map(FDObject):
         for k in keys:
             self.delete(k)
         return len(keys)
+
+
+def _chain(first: Batch | None, rest: Iterator[Batch]) -> Iterator[Batch]:
+    if first is not None:
+        yield first
+        yield from rest  # closing this generator closes ``rest`` (and its read-ahead thread)
 
 
 _LITTLE = _sysmod.byteorder == "little"

@@ -82,18 +82,22 @@ def _call_mount(src: bytes | None, target: bytes, fstype: bytes | None, flags: i
 
 
 def mount_bpffs(target: str) -> None:
-    """Mount a bpffs on ``target``, made a private mount first as bpftool does."""
+    """Mount a bpffs on ``target`` as bpftool does: make it a private mount (bind-mounting it
+    onto itself first if it is not a mount point yet), then mount bpffs there.
+
+    Raises ``OSError`` whose ``strerror`` names the failed step in mount(8) words, e.g.
+    ``mount --make-private /x failed: No such file or directory`` (bpftool's text).
+    """
     t = os.fsencode(target)
-    err = _call_mount(b"", t, b"none", _MS_PRIVATE | _MS_REC, None)
-    if err == errno.EINVAL:
-        # Not a mount point yet: bind it onto itself, then make it private.
-        err = _call_mount(t, t, b"none", _MS_BIND, None)
-        if not err:
-            err = _call_mount(b"", t, b"none", _MS_PRIVATE | _MS_REC, None)
-    if not err:
-        err = _call_mount(b"bpf", t, b"bpf", 0, b"mode=0700")
-    if err:
-        raise OSError(err, os.strerror(err), target)
+    bind_done = False
+    while err := _call_mount(b"", t, b"none", _MS_PRIVATE | _MS_REC, None):
+        if err != errno.EINVAL or bind_done:
+            raise OSError(err, f"mount --make-private {target} failed: {os.strerror(err)}", target)
+        if err := _call_mount(t, t, b"none", _MS_BIND, None):
+            raise OSError(err, f"mount --bind {target} {target} failed: {os.strerror(err)}", target)
+        bind_done = True
+    if err := _call_mount(b"bpf", t, b"bpf", 0, b"mode=0700"):
+        raise OSError(err, f"mount -t bpf bpf {target} failed: {os.strerror(err)}", target)
 
 
 def bpf_fd_kind(fd: int) -> str | None:

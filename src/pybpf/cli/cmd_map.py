@@ -381,6 +381,28 @@ def _flags_int(flags: int) -> int:
     return f - (1 << 32) if f & 0x80000000 else f
 
 
+def header_json(out: Output, info) -> None:
+    """show_map_header_json: id, type, name and flags, shared by show and dump."""
+    tname = map_type_name(info.type)
+    out.uint_field("id", info.id)
+    if tname is not None:
+        out.string_field("type", tname)
+    else:
+        out.uint_field("type", int(info.type))
+    if info.name:
+        out.string_field("name", info.name)
+    out.name("flags")
+    out.raw(str(_flags_int(info.map_flags)))
+
+
+def header_plain(info) -> str:
+    """show_map_header_plain: ``ID: TYPE  name NAME  flags 0xF``, shared by show and dump."""
+    tname = map_type_name(info.type)
+    name = f"name {info.name}  " if info.name else ""
+    return (f"{info.id}: {tname + '  ' if tname is not None else f'type {int(info.type)}  '}"
+            f"{name}flags 0x{int(info.map_flags) & 0xFFFFFFFF:x}")
+
+
 def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
              refs: dict[int, list[tuple[int, str]]] | None = None) -> None:
     """show_map_close_plain / _json for one open map (fresh info: no stale btf_id); ``pinned``
@@ -388,19 +410,10 @@ def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
     held = refs.get(m.id) if refs else None
     info = m.info()
     fdi = m.fdinfo()
-    tname = map_type_name(info.type)
     prog_array = int(info.type) == MAP_TYPE.PROG_ARRAY
     if out.json:
         out.start_object()
-        out.uint_field("id", info.id)
-        if tname is not None:
-            out.string_field("type", tname)
-        else:
-            out.uint_field("type", int(info.type))
-        if info.name:
-            out.string_field("name", info.name)
-        out.name("flags")
-        out.raw(str(_flags_int(info.map_flags)))
+        header_json(out, info)
         if info.ifindex:
             out.name("dev")
             out.start_object()
@@ -445,10 +458,7 @@ def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
             out.end_array()
         out.end_object()
         return
-    parts = [f"{info.id}: ", f"{tname}  " if tname is not None else f"type {int(info.type)}  "]
-    if info.name:
-        parts.append(f"name {info.name}  ")
-    parts.append(f"flags 0x{int(info.map_flags) & 0xFFFFFFFF:x}")
+    parts = [header_plain(info)]
     if info.ifindex:
         dev = _dev_name(info.ifindex, info.netns_dev, info.netns_ino)
         parts.append(f"  offloaded_to {dev}" if dev is not None else
@@ -543,6 +553,13 @@ def do_show(args: Args, out: Output) -> int:
 # -- element commands ---------------------------------------------------------------------------
 
 
+def _map_arg(args: Args, out: Output) -> Map | None:
+    """The MAP every element command starts with (at least MAP's two words, else usage)."""
+    if len(args) < 2:
+        raise Usage()
+    return parse_map(args, out)
+
+
 def _print_key_value(out: Output, m: Map, key: bytes, value) -> None:
     layout = Layout.of(m)
     if out.json:
@@ -552,9 +569,7 @@ def _print_key_value(out: Output, m: Map, key: bytes, value) -> None:
 
 
 def do_update(args: Args, out: Output) -> int:
-    if len(args) < 2:
-        raise Usage()
-    m = parse_map(args, out)
+    m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
@@ -574,9 +589,7 @@ def do_update(args: Args, out: Output) -> int:
 
 
 def do_lookup(args: Args, out: Output) -> int:
-    if len(args) < 2:
-        raise Usage()
-    m = parse_map(args, out)
+    m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
@@ -599,9 +612,7 @@ def do_lookup(args: Args, out: Output) -> int:
 
 
 def do_getnext(args: Args, out: Output) -> int:
-    if len(args) < 2:
-        raise Usage()
-    m = parse_map(args, out)
+    m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
@@ -636,9 +647,7 @@ def do_getnext(args: Args, out: Output) -> int:
 
 
 def do_delete(args: Args, out: Output) -> int:
-    if len(args) < 2:
-        raise Usage()
-    m = parse_map(args, out)
+    m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
@@ -656,9 +665,7 @@ def do_delete(args: Args, out: Output) -> int:
 
 
 def do_pop_dequeue(args: Args, out: Output) -> int:
-    if len(args) < 2:
-        raise Usage()
-    m = parse_map(args, out)
+    m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
@@ -708,7 +715,7 @@ def pin_fd(out: Output, fd: int, path: str) -> int:
             out.error("no BPF file system found, not mounting it due to --nomount option")
             return -1
         try:
-            bpffs.mount_for_pin(directory)
+            bpffs.mount(directory)
         except OSError as e:
             out.error(f"can't mount BPF file system to pin the object ({path}): {e.strerror}")
             return -1

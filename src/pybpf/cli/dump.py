@@ -22,7 +22,7 @@ from binascii import hexlify
 
 from pybpf._sys.abi import MAP_TYPE
 from pybpf.cli.args import Usage
-from pybpf.cli.cmd_map import parse_maps
+from pybpf.cli.cmd_map import header_json, header_plain, parse_maps
 from pybpf.cli.entries import Layout, error_message, skip_error
 from pybpf.cli.output import Output
 from pybpf.cli.tables import map_type_name
@@ -78,22 +78,11 @@ def _dump_one(m: Map, info, out: Output, header: bool) -> int:
     if out.json:
         if header:
             out.start_object()
-            out.uint_field("id", info.id)
-            if tname is not None:
-                out.string_field("type", tname)
-            else:
-                out.uint_field("type", int(info.type))
-            if info.name:
-                out.string_field("name", info.name)
-            out.name("flags")
-            flags = int(info.map_flags)
-            out.raw(str(flags - (1 << 32) if flags & 0x80000000 else flags))
+            header_json(out, info)
             out.name("elements")
         out.start_array()
     elif header:
-        name = f"name {info.name}  " if info.name else ""
-        out.write(f"{info.id}: {tname + '  ' if tname is not None else f'type {int(info.type)}  '}"
-                  f"{name}flags 0x{int(info.map_flags):x}\n")
+        out.write(header_plain(info) + "\n")
     if int(info.type) == MAP_TYPE.REUSEPORT_SOCKARRAY and info.value_size != 8:
         out.info(f"Warning: cannot read values from {tname} map with value_size != 8")
 
