@@ -151,6 +151,15 @@ def test_show_pinned_prog(oracle: Oracle, progs: Progs):
     oracle.check("-j", "map", "show", "pinned", progs.leaf)
 
 
+def test_show_pinned_directory_on_bpffs(oracle: Oracle, bpffs_dir: Path):
+    """EACCES on a directory in bpffs: bpftool prints the parent its dirname() cut in place."""
+    (bpffs_dir / "sub").mkdir()
+    for words in (["map", "show", "pinned", str(bpffs_dir / "sub")],
+                  ["-j", "map", "show", "pinned", str(bpffs_dir / "sub")],
+                  ["map", "dump", "pinned", f"{bpffs_dir}/sub/"]):
+        oracle.check(*words)
+
+
 def test_show_extra_args(oracle: Oracle, shared: Shared):
     oracle.check("map", "show", "pinned", shared.path("hash"), "extra")
 

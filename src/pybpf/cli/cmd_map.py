@@ -57,13 +57,15 @@ def _open_pinned(path: str, kind: str, out: Output):
     try:
         fd, got = bpffs.open_pinned(path)
     except OSError as e:
-        if e.errno == errno.EACCES and not bpffs.is_bpffs(_c_dirname(path)):
-            msg = "directory not in bpf file system (bpffs)"
-            # bpftool's dirname() cut its copy of the path in place, and it prints that copy.
+        msg = _strerror(e)
+        if e.errno == errno.EACCES:
+            # bpftool tests is_bpffs(dirname(path)) on EACCES only, and dirname() cuts its copy
+            # of the path in place: the path it prints is then the parent, bpffs or not.
+            parent = _c_dirname(path)
+            if not bpffs.is_bpffs(parent):
+                msg = "directory not in bpf file system (bpffs)"
             if "/" in path.rstrip("/") or path.startswith("/"):
-                path = _c_dirname(path)
-        else:
-            msg = _strerror(e)
+                path = parent
         out.error(f"bpf obj get ({path}): {msg}")
         return None
     if got != kind:
