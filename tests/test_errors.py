@@ -13,7 +13,7 @@ from pybpf import errors as E
 from pybpf.programs import LoadError, Program, ProgType
 
 TABLE = [
-    (errno.ENOENT, "lookup", E.KeyNotFound, KeyError),
+    (errno.ENOENT, "lookup", E.NotFound, FileNotFoundError),
     (errno.ENOENT, "get_fd_by_id", E.NotFound, FileNotFoundError),
     (errno.EEXIST, "update", E.KeyExists, FileExistsError),
     (errno.EPERM, "update", E.PermissionDenied, PermissionError),
@@ -38,13 +38,39 @@ def test_error_for(err, op, cls, builtin):
     assert str(e).endswith(E.strerror(err))
 
 
+def test_key_marks_element_errors():
+    # ENOENT is "no such key" only where the caller says the operation named an element.
+    e = E.error_for(errno.ENOENT, "lookup", "map m", key=True)
+    assert type(e) is E.KeyNotFound and isinstance(e, KeyError)
+    assert type(E.error_for(errno.ENOENT, "lookup", "map m")) is E.NotFound
+    assert type(E.error_for(errno.EEXIST, "update", "map m", key=True)) is E.KeyExists
+
+
+def test_batch_error_keeps_errno_class_and_count():
+    e = E.batch_error(errno.ENOSPC, "lookup_batch", "map m", 3)
+    assert isinstance(e, E.BatchError) and isinstance(e, E.NoSpace) and e.count == 3
+    k = E.batch_error(errno.ENOENT, "delete_batch", "map m", 1, key=True)
+    assert isinstance(k, E.KeyNotFound) and isinstance(k, E.BatchError) and k.count == 1
+    assert str(k) == "delete_batch map m: No such file or directory"
+
+
+def test_load_error_follows_errno_table():
+    acc = E.load_error(errno.EACCES, "load", "prog p", "R0 !read_ok")
+    assert isinstance(acc, E.LoadError) and isinstance(acc, E.PermissionDenied)
+    assert not isinstance(acc, E.InvalidArgument)
+    inv = E.load_error(errno.EINVAL, "load", "prog p", "")
+    assert isinstance(inv, E.LoadError) and isinstance(inv, E.InvalidArgument) and inv.log == ""
+    odd = E.load_error(errno.EBADF, "load", None, "x")
+    assert type(odd) is E.LoadError
+
+
 def test_enotsupp_is_readable():
     e = E.error_for(E.ENOTSUPP, "lookup", "m")
     assert "not supported" in str(e).lower() and "524" not in str(e) or "ENOTSUPP" in str(e)
 
 
 def test_key_not_found_str_is_not_repr():
-    e = E.error_for(errno.ENOENT, "lookup", "map m")
+    e = E.error_for(errno.ENOENT, "lookup", "map m", key=True)
     assert str(e) == "lookup map m: No such file or directory"  # KeyError would quote it
 
 
@@ -70,13 +96,19 @@ def test_pickle_iteration_aborted_and_load_error():
     e = E.IterationAborted("iterate", "map m", "no end after 9 steps")
     e2 = pickle.loads(pickle.dumps(e))
     assert type(e2) is E.IterationAborted and str(e2) == str(e) and e2.errno == errno.ECANCELED
-    le = LoadError(errno.EACCES, "load", "prog p", "R0 !read_ok")
+    le = E.load_error(errno.EACCES, "load", "prog p", "R0 !read_ok")
     le2 = pickle.loads(pickle.dumps(le))
-    assert type(le2) is LoadError and le2.log == "R0 !read_ok" and str(le2) == str(le)
+    assert type(le2) is type(le) and isinstance(le2, LoadError) and le2.log == "R0 !read_ok" and str(le2) == str(le)
+    be = E.batch_error(errno.ENOSPC, "lookup_batch", "map m", 5)
+    be2 = pickle.loads(pickle.dumps(be))
+    assert type(be2) is type(be) and be2.count == 5 and str(be2) == str(be)
+    ke = E.batch_error(errno.ENOENT, "delete_batch", "map m", 2, key=True)
+    ke2 = pickle.loads(pickle.dumps(ke))
+    assert type(ke2) is type(ke) and isinstance(ke2, KeyError) and ke2.count == 2
 
 
 def test_module_is_public():
-    for cls in ALL + [E.IterationAborted]:
+    for cls in ALL + [E.IterationAborted, E.LoadError, E.BatchError]:
         assert cls.__module__ == "pybpf.errors"
         assert cls.__name__ in E.__all__
 
@@ -97,5 +129,5 @@ def test_real_errors_name_operation_and_object():
 def test_verifier_refusal_carries_log():
     with pytest.raises(LoadError) as ei:
         Program.load(ProgType.SOCKET_FILTER, bytes.fromhex("9500000000000000"))  # exit, r0 unset
-    assert isinstance(ei.value, E.InvalidArgument) or isinstance(ei.value, E.BPFError)
+    assert isinstance(ei.value, E.PermissionDenied)  # EACCES from the verifier
     assert "R0" in ei.value.log and ei.value.op == "load"

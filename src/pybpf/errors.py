@@ -24,7 +24,10 @@ __all__ = [
     "NotSupported",
     "Busy",
     "IterationAborted",
+    "LoadError",
+    "BatchError",
     "error_for",
+    "load_error",
 ]
 
 
@@ -99,6 +102,28 @@ class IterationAborted(BPFError):
         return (type(self), (self.op, self.filename, self.detail))
 
 
+class BatchError(BPFError):
+    """Mixed into the class of a failed batch call: ``count`` is how many elements it completed."""
+
+    count: int = 0
+
+    def __reduce__(self):
+        return (batch_error, (self.errno, self.op, self.filename, self.count, isinstance(self, KeyNotFound)))
+
+
+class LoadError(BPFError):
+    """Mixed into the class of a refused load (program or BTF): ``log`` is the verifier's text.
+
+    ``load_error`` builds it on the errno's own class, so EACCES is also a ``PermissionDenied``
+    and EINVAL an ``InvalidArgument``.
+    """
+
+    log: str = ""
+
+    def __reduce__(self):
+        return (load_error, (self.errno, self.op, self.filename, self.log))
+
+
 _BY_ERRNO: dict[int, type[BPFError]] = {
     _errno.EEXIST: KeyExists,
     _errno.ENOENT: NotFound,
@@ -112,22 +137,55 @@ _BY_ERRNO: dict[int, type[BPFError]] = {
     _errno.EBUSY: Busy,
 }
 
-# Element operations: ENOENT names a missing key, not a missing object.
-_ELEM_OPS = frozenset(
-    {"lookup", "delete", "lookup_and_delete", "update", "get_next_key", "pop", "peek", "delete_batch"}
-)
 
+def error_for(err: int, op: str, obj: object = None, detail: str | None = None, *, key: bool = False) -> BPFError:
+    """The exception for errno ``err`` raised by operation ``op`` on ``obj``.
 
-def error_for(err: int, op: str, obj: object = None, detail: str | None = None) -> BPFError:
-    """The exception for errno ``err`` raised by operation ``op`` on ``obj``."""
-    if err == _errno.ENOENT and op in _ELEM_OPS:
+    ``key`` says the operation named an element: then ENOENT is ``KeyNotFound`` (the key is not
+    there), otherwise ``NotFound`` (the object is not there).
+    """
+    if err == _errno.ENOENT and key:
         cls: type[BPFError] = KeyNotFound
     else:
         cls = _BY_ERRNO.get(err, BPFError)
     return cls(err, op, obj, detail)
 
 
+def _mixed(mixin: type[BPFError], cache: dict[int, type[BPFError]], err: int) -> type[BPFError]:
+    cls = cache.get(err)
+    if cls is None:
+        base = _BY_ERRNO.get(err, BPFError)
+        cls = mixin if base is BPFError else type(mixin.__name__, (mixin, base), {"__module__": "pybpf.errors"})
+        cache[err] = cls
+    return cls
+
+
+_LOAD_CLASSES: dict[int, type[BPFError]] = {}
+_BATCH_CLASSES: dict[int, type[BPFError]] = {}
+
+
+def load_error(err: int, op: str, obj: object, log: str) -> LoadError:
+    """A ``LoadError`` of the errno's class carrying the verifier log."""
+    e = _mixed(LoadError, _LOAD_CLASSES, err)(err, op, obj, f"{strerror(err)}; verifier log:\n{log}" if log else None)
+    e.log = log
+    return e  # type: ignore[return-value]
+
+
+def batch_error(err: int, op: str, obj: object, count: int, key: bool = False) -> BatchError:
+    """A ``BatchError`` of the errno's class (``KeyNotFound`` for ENOENT with ``key``)."""
+    if err == _errno.ENOENT and key:
+        cls = _BATCH_CLASSES.get(-1)
+        if cls is None:
+            cls = _BATCH_CLASSES[-1] = type("BatchError", (BatchError, KeyNotFound), {"__module__": "pybpf.errors",
+                                                                                      "__str__": BPFError.__str__})
+    else:
+        cls = _mixed(BatchError, _BATCH_CLASSES, err)
+    e = cls(err, op, obj)
+    e.count = count
+    return e  # type: ignore[return-value]
+
+
 for _cls in (BPFError, KeyNotFound, KeyExists, NotFound, PermissionDenied, InvalidArgument,
-             NoSpace, TooBig, NotSupported, Busy, IterationAborted):
+             NoSpace, TooBig, NotSupported, Busy, IterationAborted, BatchError, LoadError):
     _cls.__module__ = "pybpf.errors"
 del _cls

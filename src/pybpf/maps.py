@@ -25,6 +25,7 @@ from .errors import (
     InvalidArgument,
     IterationAborted,
     NotSupported,
+    batch_error,
     error_for,
 )
 
@@ -464,7 +465,7 @@ class Map(FDObject):
         finally:
             lock.release()
         if err and err != errno.EINTR:
-            raise error_for(err, "lookup", self)
+            raise error_for(err, "lookup", self, key=True)
         return self._lookup(key, flags)
 
     def _lookup(self, key: bytes, flags: int) -> bytes | list[bytes]:
@@ -474,7 +475,7 @@ class Map(FDObject):
             c.key[:] = key
             err = c.elem(CMD.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
             if err:
-                raise error_for(err, "lookup", self)
+                raise error_for(err, "lookup", self, key=True)
             return self._decode_value(c.value)
 
     __getitem__ = lookup
@@ -489,7 +490,7 @@ class Map(FDObject):
             if err == errno.ENOENT:
                 return default
             if err:
-                raise error_for(err, "lookup", self)
+                raise error_for(err, "lookup", self, key=True)
             return self._decode_value(c.value)
 
     def __contains__(self, key: object) -> bool:
@@ -507,7 +508,7 @@ class Map(FDObject):
         if err == errno.ENOENT:
             return False
         if err:
-            raise error_for(err, "lookup", self)
+            raise error_for(err, "lookup", self, key=True)
         return True
 
     def update(
@@ -530,7 +531,7 @@ class Map(FDObject):
             c.value[:] = v
             err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
         if err:
-            raise error_for(err, "update", self)
+            raise error_for(err, "update", self, key=True)
 
     def __setitem__(self, key: bytes, value: object) -> None:
         self.update(key, value)
@@ -546,7 +547,7 @@ class Map(FDObject):
             c.key[:] = key
             err = c.delete()
         if err:
-            raise error_for(err, "delete", self)
+            raise error_for(err, "delete", self, key=True)
 
     __delitem__ = delete
 
@@ -566,7 +567,7 @@ class Map(FDObject):
             if err == errno.ENOENT:
                 return None
             if err:
-                raise error_for(err, "get_next_key", self)
+                raise error_for(err, "get_next_key", self, key=True)
             return bytes(c.next_key)
 
     def lookup_and_delete(self, key: bytes | None = None, flags: int = 0) -> bytes | list[bytes]:
@@ -578,7 +579,7 @@ class Map(FDObject):
                 c.key[:] = key
             err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, flags)
             if err:
-                raise error_for(err, "pop" if not self._key_size else "lookup_and_delete", self)
+                raise error_for(err, "pop" if not self._key_size else "lookup_and_delete", self, key=True)
             return self._decode_value(c.value)
 
     # Queue, stack and bloom filter: the keyless maps.
@@ -592,7 +593,7 @@ class Map(FDObject):
             c.value[:] = v
             err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
         if err:
-            raise error_for(err, "push", self)
+            raise error_for(err, "push", self, key=True)
 
     def pop(self) -> bytes:
         """Remove and return the next value of a queue or stack; ``KeyNotFound`` when empty."""
@@ -604,7 +605,7 @@ class Map(FDObject):
         with self._lock:
             err = c.lookup()
             if err:
-                raise error_for(err, "peek", self)
+                raise error_for(err, "peek", self, key=True)
             return bytes(c.value)
 
     # -- whole-map reads ------------------------------------------------------------------
@@ -625,9 +626,8 @@ class Map(FDObject):
         The kernel leaves ``count`` untouched when it refuses the call before touching an
         element (flags, permissions, no such command), so a count equal to the request means 0.
         """
-        e = error_for(err, op, self)
-        e.count = 0 if done >= asked or err == errno.EFAULT else done  # type: ignore[attr-defined]
-        return e
+        count = 0 if done >= asked or err == errno.EFAULT else done
+        return batch_error(err, op, self, count, key=op == "delete_batch")
 
     def _batch_call(self, caller: _bpf.MapBatchCaller, cmd: int, op: str) -> int:
         """One batch command under the map's lock: close() waits for it, and a closed map's
@@ -841,7 +841,7 @@ class Map(FDObject):
                 if err == errno.ENOENT:
                     return
                 if err:
-                    raise error_for(err, "get_next_key", self)
+                    raise error_for(err, "get_next_key", self, key=True)
                 k = bytes(c.next_key)
                 value: object = None
                 if with_values and k not in seen:
@@ -850,7 +850,7 @@ class Map(FDObject):
                     if lerr == errno.ENOENT:
                         lerr = -1  # deleted between the two calls: skip it
                     elif lerr:
-                        raise error_for(lerr, "lookup", self)
+                        raise error_for(lerr, "lookup", self, key=True)
                     else:
                         value = self._decode_value(c.value)
                 else:

@@ -6,7 +6,6 @@ to fill a prog_array or to hand a program to a map update.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
@@ -17,14 +16,14 @@ from ._sys import abi
 from ._sys import syscall as _bpf
 from ._sys.abi import ProgType
 from ._sys.fd import FD
-from .errors import BPFError, InvalidArgument, error_for
+from .errors import InvalidArgument, LoadError
 from .maps import check_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["Program", "ProgInfo", "ProgType", "prog_ids"]
+__all__ = ["LoadError", "Program", "ProgInfo", "ProgType", "prog_ids"]
 
 ProgInfo = record(
     "ProgInfo",
@@ -50,17 +49,6 @@ def prog_info_by_fd(fd: int, obj: object = None) -> ProgInfo:
     return ProgInfo(t, s.id, bytes(s.tag), s.name.decode(errors="replace"), s.jited_prog_len,
                     s.xlated_prog_len, s.load_time, s.created_by_uid, s.btf_id, bool(s.gpl_compatible & 1),
                     s.nr_map_ids)
-
-
-class LoadError(InvalidArgument):
-    """The verifier refused a program; ``log`` holds its text."""
-
-    def __init__(self, err: int, op: str, obj: object, log: str):
-        super().__init__(err, op, obj, f"{os.strerror(err)}; verifier log:\n{log}" if log else None)
-        self.log = log
-
-    def __reduce__(self):
-        return (type(self), (self.errno, self.op, self.filename, self.log))
 
 
 class Program(FDObject):
@@ -97,29 +85,11 @@ class Program(FDObject):
             raise InvalidArgument(
                 errno.EINVAL, "load", name or None, "instructions must be a non-empty multiple of 8 bytes"
             )
-        code = ctypes.create_string_buffer(bytes(insns), len(insns))
-        lic = ctypes.create_string_buffer(license.encode())
-        attr = abi.ProgLoadAttr(
-            prog_type=int(type), insn_cnt=len(insns) // 8, insns=ctypes.addressof(code),
-            license=ctypes.addressof(lic), prog_name=check_name(name, "load"),
-            expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id,
+        fd = _bpf.prog_load(
+            int(type), bytes(insns), license.encode(), name=check_name(name, "load"),
+            expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id, log_level=log_level,
+            log_size=log_size, obj=name or None,
         )
-        log = None
-        if log_level:
-            log = ctypes.create_string_buffer(log_size)
-            attr.log_level, attr.log_size, attr.log_buf = log_level, log_size, ctypes.addressof(log)
-        try:
-            fd = _bpf.prog_load(attr, name or None)
-        except BPFError as e:
-            if log is None and e.errno in (errno.EINVAL, errno.EACCES, errno.EPERM):
-                # Load again with a log to say why.
-                log = ctypes.create_string_buffer(log_size)
-                attr.log_level, attr.log_size, attr.log_buf = 1, log_size, ctypes.addressof(log)
-                ret, err = _bpf.bpf_errno(abi.CMD.PROG_LOAD, attr)
-                if ret >= 0:
-                    os.close(ret)
-            text = log.value.decode(errors="replace") if log is not None else ""
-            raise LoadError(e.errno, "load", name or None, text) from None
         return cls._from_owned(FD(fd))
 
     @classmethod
@@ -179,5 +149,3 @@ class Program(FDObject):
 
 # Two instructions, "r0 = 0; exit": the smallest valid program, for tests and prog_array slots.
 RETURN_ZERO = bytes.fromhex("b700000000000000" "9500000000000000")
-
-_ = error_for  # re-exported for callers that map errno themselves

@@ -402,6 +402,39 @@ class BtfLoadAttr(ctypes.Structure):
     ]
 
 
+class _LinkCreateIter(ctypes.Structure):
+    _fields_ = [("iter_info", u64), ("iter_info_len", u32), ("_pad", u32)]
+
+
+class _LinkCreateTracing(ctypes.Structure):
+    _fields_ = [("target_btf_id", u32), ("_pad", u32), ("cookie", u64)]
+
+
+class _LinkCreateTail(ctypes.Union):
+    # The kernel's union is larger (kprobe_multi, uprobe_multi ...); 32 bytes cover the members
+    # pybpf fills, and the kernel accepts a shorter attr as long as its tail would be zero.
+    _fields_ = [("iter", _LinkCreateIter), ("tracing", _LinkCreateTracing), ("perf_event_bpf_cookie", u64),
+                ("_raw", u64 * 4)]
+
+
+class LinkCreateAttr(ctypes.Structure):
+    """bpf_attr for BPF_LINK_CREATE: the common head and the union members pybpf uses."""
+
+    _fields_ = [
+        ("prog_fd", u32),
+        ("target_fd", u32),  # union with target_ifindex
+        ("attach_type", u32),
+        ("flags", u32),
+        ("u", _LinkCreateTail),
+    ]
+
+
+class IterCreateAttr(ctypes.Structure):
+    """bpf_attr for BPF_ITER_CREATE."""
+
+    _fields_ = [("link_fd", u32), ("flags", u32)]
+
+
 class MapInfoStruct(ctypes.Structure):
     """struct bpf_map_info."""
 

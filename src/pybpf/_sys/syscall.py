@@ -12,9 +12,13 @@ import ctypes
 import errno
 import os
 
-from ..errors import error_for
+from ..errors import error_for, load_error
 from . import abi
 from .abi import CMD
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _libc = ctypes.CDLL(None, use_errno=True)
 SYS_BPF = abi.sys_bpf_number()
@@ -47,7 +51,7 @@ def bpf(cmd: int, attr: ctypes.Structure, op: str | None = None, obj: object = N
         raise error_for(err, op or _CMD_NAMES[cmd], obj)
 
 
-def bpf_errno(cmd: int, attr: ctypes.Structure) -> tuple[int, int]:
+def bpf_errno(cmd: int, attr: ctypes.Structure, *, retry_eagain: bool = False) -> tuple[int, int]:
     """Run bpf(cmd, attr) and return (ret, errno) without raising: for ENOENT-as-answer loops."""
     addr = ctypes.addressof(attr)
     size = ctypes.sizeof(attr)
@@ -56,7 +60,7 @@ def bpf_errno(cmd: int, attr: ctypes.Structure) -> tuple[int, int]:
         if ret >= 0:
             return ret, 0
         err = _get_errno()
-        if err != errno.EINTR:
+        if err != errno.EINTR and not (retry_eagain and err == errno.EAGAIN):
             return ret, err
 
 
@@ -81,15 +85,93 @@ def map_create(attr: abi.MapCreateAttr, obj: object = None) -> int:
     return bpf(CMD.MAP_CREATE, attr, "create", obj)
 
 
-def prog_load(attr: abi.ProgLoadAttr, obj: object = None) -> int:
-    return bpf(CMD.PROG_LOAD, attr, "load", obj)
+_LOG_RETRY = (errno.EINVAL, errno.EACCES, errno.EPERM, errno.E2BIG, errno.ENOSPC)
 
 
-def btf_load(data: bytes, obj: object = None) -> int:
-    """BPF_BTF_LOAD of a raw BTF blob (header, types, strings); returns the BTF object's fd."""
+def _load_with_log(cmd: int, attr: ctypes.Structure, fields: tuple[str, str, str], log_level: int, log_size: int,
+                   op: str, obj: object) -> int:
+    """Run a load command; on refusal raise ``LoadError`` with the kernel's log, loading again
+    with a log (level 1) when none was asked for. ``fields`` names the attr's log level, size
+    and buffer members."""
+    lvl, size, buf = fields
+    log = None
+    if log_level:
+        log = ctypes.create_string_buffer(log_size)
+        setattr(attr, lvl, log_level)
+        setattr(attr, size, log_size)
+        setattr(attr, buf, ctypes.addressof(log))
+    ret, err = bpf_errno(cmd, attr, retry_eagain=cmd == CMD.PROG_LOAD)
+    if ret >= 0:
+        return ret
+    if log is None and err in _LOG_RETRY:
+        log = ctypes.create_string_buffer(log_size)
+        setattr(attr, lvl, 1)
+        setattr(attr, size, log_size)
+        setattr(attr, buf, ctypes.addressof(log))
+        ret2, _ = bpf_errno(cmd, attr, retry_eagain=cmd == CMD.PROG_LOAD)
+        if ret2 >= 0:  # accepted the second time (a transient refusal): keep it
+            return ret2
+    text = log.value.decode(errors="replace") if log is not None else ""
+    raise load_error(err, op, obj, text)
+
+
+def _array(data: bytes | bytearray | memoryview | None) -> ctypes.Array | None:
+    if not data:
+        return None
+    return ctypes.create_string_buffer(bytes(data), len(data))
+
+
+def prog_load(
+    prog_type: int,
+    insns: bytes,
+    license: bytes,
+    *,
+    name: bytes = b"",
+    expected_attach_type: int = 0,
+    attach_btf_id: int = 0,
+    attach_btf_obj_fd: int = 0,
+    attach_prog_fd: int = 0,
+    prog_flags: int = 0,
+    kern_version: int = 0,
+    prog_ifindex: int = 0,
+    prog_btf_fd: int = 0,
+    func_info: bytes = b"",
+    func_info_rec_size: int = 0,
+    line_info: bytes = b"",
+    line_info_rec_size: int = 0,
+    fd_array: Sequence[int] = (),
+    log_level: int = 0,
+    log_size: int = 1 << 20,
+    obj: object = None,
+) -> int:
+    """BPF_PROG_LOAD; returns the program's fd. ``func_info``/``line_info`` are the packed
+    .BTF.ext records (``*_rec_size`` each); on refusal raises ``LoadError`` with the verifier log."""
+    code = _array(insns)
+    lic = ctypes.create_string_buffer(license)
+    fi, li = _array(func_info), _array(line_info)
+    fds = (ctypes.c_int32 * len(fd_array))(*fd_array) if fd_array else None
+    attr = abi.ProgLoadAttr(
+        prog_type=prog_type, insn_cnt=len(insns) // 8, insns=address(code), license=ctypes.addressof(lic),
+        kern_version=kern_version, prog_flags=prog_flags, prog_name=name, prog_ifindex=prog_ifindex,
+        expected_attach_type=expected_attach_type, prog_btf_fd=prog_btf_fd,
+        func_info_rec_size=func_info_rec_size if fi is not None else 0, func_info=address(fi),
+        func_info_cnt=len(func_info) // func_info_rec_size if fi is not None else 0,
+        line_info_rec_size=line_info_rec_size if li is not None else 0, line_info=address(li),
+        line_info_cnt=len(line_info) // line_info_rec_size if li is not None else 0,
+        attach_btf_id=attach_btf_id, attach_prog_fd=attach_prog_fd or attach_btf_obj_fd,
+        fd_array=address(fds),
+    )
+    return _load_with_log(CMD.PROG_LOAD, attr, ("log_level", "log_size", "log_buf"), log_level, log_size,
+                          "load", obj)
+
+
+def btf_load(data: bytes, obj: object = None, *, log_level: int = 0, log_size: int = 1 << 20) -> int:
+    """BPF_BTF_LOAD of a raw BTF blob (header, types, strings); returns the BTF object's fd.
+    On refusal raises ``LoadError`` with the kernel's BTF log."""
     buf = ctypes.create_string_buffer(bytes(data), len(data))
     attr = abi.BtfLoadAttr(btf=ctypes.addressof(buf), btf_size=len(data))
-    return bpf(CMD.BTF_LOAD, attr, "load btf", obj)
+    return _load_with_log(CMD.BTF_LOAD, attr, ("btf_log_level", "btf_log_size", "btf_log_buf"), log_level,
+                          log_size, "load btf", obj)
 
 
 def _get_next_id(cmd: int, start: int) -> int | None:
@@ -164,8 +246,33 @@ def map_freeze(fd: int, obj: object = None) -> None:
     bpf(CMD.MAP_FREEZE, attr, "freeze", obj)
 
 
-def link_create(attr: ctypes.Structure, obj: object = None) -> int:
+def link_create(
+    prog_fd: int,
+    target_fd: int,
+    attach_type: int,
+    flags: int = 0,
+    *,
+    iter_info: bytes = b"",
+    target_btf_id: int = 0,
+    cookie: int = 0,
+    obj: object = None,
+) -> int:
+    """BPF_LINK_CREATE; returns the link's fd. ``iter_info`` is a packed ``bpf_iter_link_info``
+    (iterator links); ``target_btf_id``/``cookie`` are for tracing links."""
+    info = _array(iter_info)
+    attr = abi.LinkCreateAttr(prog_fd=prog_fd, target_fd=target_fd, attach_type=attach_type, flags=flags)
+    if info is not None:
+        attr.u.iter.iter_info = ctypes.addressof(info)
+        attr.u.iter.iter_info_len = len(iter_info)
+    elif target_btf_id or cookie:
+        attr.u.tracing.target_btf_id = target_btf_id
+        attr.u.tracing.cookie = cookie
     return bpf(CMD.LINK_CREATE, attr, "link_create", obj)
+
+
+def iter_create(link_fd: int, obj: object = None) -> int:
+    """BPF_ITER_CREATE: a new readable fd that runs the iterator link's program."""
+    return bpf(CMD.ITER_CREATE, abi.IterCreateAttr(link_fd=link_fd), "iter_create", obj)
 
 
 # -- element commands (hot path) -------------------------------------------------------------
