@@ -235,12 +235,14 @@ class OBJ_FLAGS:
     WRONLY = 1 << 4
 
 
-# Map types whose values are per-CPU: user space sees round_up(value_size, 8) per possible CPU.
+# What each map type is, as the kernel's bpf_map_ops make it (6.18). The one source of these
+# facts: every other module asks the sets below.
+# Per-CPU values: user space sees round_up(value_size, 8) bytes per possible CPU.
 PERCPU_MAP_TYPES = frozenset(
     {MAP_TYPE.PERCPU_HASH, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.PERCPU_CGROUP_STORAGE}
 )
-# Map types updated with a file descriptor (of a map, program, perf event, cgroup or socket)
-# and read back as an id (or not at all).
+# Updated with a file descriptor (of a map, program, perf event, cgroup or socket) and read
+# back as an id (or not at all).
 FD_MAP_TYPES = frozenset(
     {
         MAP_TYPE.PROG_ARRAY,
@@ -255,14 +257,30 @@ FD_MAP_TYPES = frozenset(
     }
 )
 MAP_IN_MAP_TYPES = frozenset({MAP_TYPE.ARRAY_OF_MAPS, MAP_TYPE.HASH_OF_MAPS})
-# Hash-table maps: the batch token is a 4-byte bucket index, not a key.
+# Hash tables: the batch cursor is a 4-byte bucket index, not a key.
 HASH_MAP_TYPES = frozenset(
     {MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH, MAP_TYPE.HASH_OF_MAPS}
 )
-# Maps known to have the BPF_MAP_*_BATCH commands (others are probed and fall back).
-BATCH_MAP_TYPES = HASH_MAP_TYPES | {MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_ARRAY}
-# Maps without keys, driven by push/pop/peek.
-QUEUE_STACK_TYPES = frozenset({MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER})
+ARRAY_MAP_TYPES = frozenset({MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.ARRAY_OF_MAPS})
+# The BPF_MAP_*_BATCH commands each type's map_ops implement; the others answer ENOTSUPP.
+LOOKUP_BATCH_TYPES = HASH_MAP_TYPES | ARRAY_MAP_TYPES | {MAP_TYPE.LPM_TRIE}
+UPDATE_BATCH_TYPES = LOOKUP_BATCH_TYPES
+LOOKUP_AND_DELETE_BATCH_TYPES = HASH_MAP_TYPES
+DELETE_BATCH_TYPES = HASH_MAP_TYPES | {MAP_TYPE.LPM_TRIE}
+# Batch cursors that only move forward (bucket or array index): no key comes twice. A trie's
+# cursor is a key, and its walk restarts when that key is deleted.
+ORDERED_BATCH_TYPES = HASH_MAP_TYPES | ARRAY_MAP_TYPES
+# No keys: driven by push/pop/peek (a bloom filter by push and "in").
+KEYLESS_MAP_TYPES = frozenset({MAP_TYPE.QUEUE, MAP_TYPE.STACK, MAP_TYPE.BLOOM_FILTER})
+POP_MAP_TYPES = frozenset({MAP_TYPE.QUEUE, MAP_TYPE.STACK})
+# Neither keys nor element commands: read through mmap'd rings.
+RING_MAP_TYPES = frozenset({MAP_TYPE.RINGBUF, MAP_TYPE.USER_RINGBUF})
+
+
+def map_type_name(t: int) -> str | None:
+    """The kernel's name of map type ``t`` lower-cased (bpftool's word), or None if unknown."""
+    return _MAP_TYPE_NAMES.get(t)
+
 
 u32 = ctypes.c_uint32
 s32 = ctypes.c_int32
@@ -519,6 +537,9 @@ _ENUMS = {
 def members(table: type) -> dict[str, int]:
     """The NAME -> value pairs of a plain constant table, in definition order."""
     return {k: v for k, v in vars(table).items() if not k.startswith("_")}
+
+
+_MAP_TYPE_NAMES = {v: k.lower() for k, v in members(MAP_TYPE).items()}
 
 
 def __getattr__(name: str):

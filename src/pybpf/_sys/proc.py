@@ -7,8 +7,7 @@ import errno
 import os
 
 from . import abi
-
-_libc = ctypes.CDLL(None, use_errno=True)
+from .libc import libc as _libc
 
 
 def parse_cpu_list(text: str) -> list[int]:
