@@ -54,19 +54,14 @@ def all_batches(m: Map, count: int) -> tuple[list[bytes], list, int]:
 
 
 def raw_batch(m: Map, cmd: Cmd, count: int, in_batch: bytes | None = None, elem_flags: int = 0):
-    """One bare batch syscall: (errno, count out, keys buf, values buf, out_batch buf)."""
-    keys = bytearray(max(count * m.key_size, 1))
-    values = bytearray(max(count * m._vsize, 1))
-    out = bytearray(max(m.key_size, 4))
-    inb = bytearray(in_batch) if in_batch is not None else None
-    c = _bpf.MapBatchCaller(m.fileno())
-    a = c.attr
-    a.keys, a.values, a.out_batch = _bpf.address(keys), _bpf.address(values), _bpf.address(out)
-    a.in_batch = _bpf.address(inb)
-    a.count = count
-    a.elem_flags = elem_flags
-    err = c.call(cmd)
-    return err, a.count, keys, values, out
+    """One bare lookup batch syscall: (errno, count out, keys buf, values buf, out_batch buf)."""
+    cursor = bytearray(max(m.key_size, 4))
+    if in_batch is not None:
+        cursor[:len(in_batch)] = in_batch
+    c = _bpf.MapBatchCaller(m.fileno(), m.key_size, m.value_stride * m.ncpus, cursor)
+    keys, values = c.buffers(count)
+    err, got = c.lookup(cmd == Cmd.MAP_LOOKUP_AND_DELETE_BATCH, in_batch is not None, count, elem_flags)
+    return err, got, keys, values, cursor
 
 
 # -- the token and count -------------------------------------------------------------------
@@ -212,11 +207,9 @@ def test_update_flags_other_than_lock_are_refused_before_the_kernel():
                 m.update_batch([u32(0), u32(5)], [u64(9), u64(9)], flags)
         assert dict(m.items()) == {u32(0): u64(1), u32(1): u64(4)}
         # the kernel agrees: NOEXIST in elem_flags is EINVAL on update_batch
-        c = _bpf.MapBatchCaller(m.fileno())
+        c = _bpf.MapBatchCaller(m.fileno(), 4, 8)
         kb, vb = bytearray(u32(7)), bytearray(u64(7))
-        c.attr.keys, c.attr.values, c.attr.count = _bpf.address(kb), _bpf.address(vb), 1
-        c.attr.elem_flags = UpdateFlags.NOEXIST
-        assert c.call(Cmd.MAP_UPDATE_BATCH) == errno.EINVAL
+        assert c.write(Cmd.MAP_UPDATE_BATCH, kb, vb, 0, 1, UpdateFlags.NOEXIST)[0] == errno.EINVAL
         # update_many with NOEXIST/EXIST writes one by one, with those semantics
         with pytest.raises(KeyExists):
             m.update_many({u32(5): u64(5), u32(0): u64(0)}, UpdateFlags.NOEXIST)
@@ -351,7 +344,7 @@ def test_enospc_from_the_kernel_on_a_large_bucket(big_bucket_map):
     err, n, *_ , out = raw_batch(m, Cmd.MAP_LOOKUP_BATCH, 4)
     assert (err, n) == (errno.ENOSPC, 0)  # proves the keys collide as computed
     err, n, kb, *_ = raw_batch(m, Cmd.MAP_LOOKUP_BATCH, 12)
-    assert (err, n) == (0, 12) and sorted(kb[i:i + 4] for i in range(0, 48, 4)) == sorted(keys[:12])
+    assert (err, n) == (0, 12) and sorted(bytes(kb[i:i + 4]) for i in range(0, 48, 4)) == sorted(keys[:12])
 
 
 def test_enospc_grows_and_retries(big_bucket_map):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from pybpf import bpffs
-from pybpf.errors import BPFError, InvalidArgument, KeyExists, NotFound, PermissionDenied
+from pybpf.errors import BPFError, Exists, InvalidArgument, KeyExists, NotFound, PermissionDenied
 
 
 def mounts_on(path: str, fstype: str | None = "bpf") -> int:
@@ -48,8 +48,9 @@ def test_check_pin_path_outside_bpffs(tmp_path):
 
 def test_check_pin_path_existing(bpffs_dir):
     (bpffs_dir / "sub").mkdir()
-    with pytest.raises(KeyExists):
+    with pytest.raises(Exists) as ei:
         bpffs.check_pin_path(str(bpffs_dir / "sub"))
+    assert not isinstance(ei.value, KeyExists)  # a path, not a key
 
 
 def test_mount_and_ensure_mounted(tmp_path):

@@ -15,7 +15,7 @@ from pybpf.programs import LoadError, Program, ProgType
 TABLE = [
     (errno.ENOENT, "lookup", E.NotFound, FileNotFoundError),
     (errno.ENOENT, "get_fd_by_id", E.NotFound, FileNotFoundError),
-    (errno.EEXIST, "update", E.KeyExists, FileExistsError),
+    (errno.EEXIST, "pin", E.Exists, FileExistsError),
     (errno.EPERM, "update", E.PermissionDenied, PermissionError),
     (errno.EACCES, "load", E.PermissionDenied, PermissionError),
     (errno.EINVAL, "create", E.InvalidArgument, ValueError),

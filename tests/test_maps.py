@@ -15,6 +15,7 @@ from pybpf import Map, MapType
 from pybpf._sys import syscall as _bpf
 from pybpf.errors import (
     BPFError,
+    Exists,
     InvalidArgument,
     KeyExists,
     KeyNotFound,
@@ -414,7 +415,7 @@ def test_wrong_value_size():
         assert m.get(u32(1)) is None and m.get_next_key() is None
 
 
-@pytest.mark.parametrize("name", ["bad-name", "sp ace", "é", "x" * 16, "a/b"])
+@pytest.mark.parametrize("name", ["bad-name", "sp ace", "€", "\xd7", "x" * 16, "a/b", b"\x80x"])
 def test_bad_name_creates_nothing(name):
     before = set(map_ids())
     with pytest.raises(InvalidArgument, match="invalid name") as ei:
@@ -427,6 +428,22 @@ def test_good_names():
     for name in ("A_z.09", "x" * 15, ""):
         with Map.create(MapType.ARRAY, 4, 4, 1, name=name) as m:
             assert m.info().name == name
+
+
+def test_names_are_bytes_latin1_letters_included():
+    # The kernel's isalnum() takes Latin-1 letters; names are shown as Latin-1 str (lossless).
+    with Map.create(MapType.ARRAY, 4, 4, 1, name=b"\xd9x") as m:
+        assert m.name == "\xd9x" and m.name.encode("latin-1") == b"\xd9x"
+        out = subprocess.run(["bpftool", "map", "show", "id", str(m.id), "-j"], capture_output=True, check=True)
+        assert b'"name":"\xd9x"' in out.stdout  # bpftool prints the raw byte
+        found = Map.from_name(b"\xd9x")
+        try:
+            assert [f.id for f in found] == [m.id]
+        finally:
+            for f in found:
+                f.close()
+    with Map.create(MapType.ARRAY, 4, 4, 1, name="\xe9t\xe9") as m:
+        assert m.info().name == "\xe9t\xe9"
 
 
 def test_bad_create_parameters():
@@ -465,7 +482,7 @@ def test_pin_existing_path(bpffs_dir):
     path = str(bpffs_dir / "taken")
     with Map.create(MapType.ARRAY, 4, 4, 1) as a, Map.create(MapType.ARRAY, 4, 4, 1) as b:
         a.pin(path)
-        with pytest.raises(KeyExists) as ei:
+        with pytest.raises(Exists) as ei:
             b.pin(path)
         assert isinstance(ei.value, FileExistsError)
         with Map.from_pinned(path) as p:

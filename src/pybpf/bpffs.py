@@ -7,7 +7,7 @@ import os
 
 from ._sys import proc
 from ._sys.fd import FD
-from .errors import InvalidArgument, NotFound, PermissionDenied, error_for
+from .errors import Exists, InvalidArgument, NotFound, PermissionDenied, error_for
 
 DEFAULT_MOUNT = "/sys/fs/bpf"
 
@@ -50,9 +50,7 @@ def check_pin_path(path: str, op: str = "pin") -> None:
     if not proc.is_bpffs(parent):
         raise InvalidArgument(errno.EINVAL, op, path, f"{parent} is not on a bpffs mount")
     if os.path.lexists(path):
-        from .errors import KeyExists
-
-        raise KeyExists(errno.EEXIST, op, path, "path exists")
+        raise Exists(errno.EEXIST, op, path, "path exists")
 
 
 # -- for pybpftool: bpftool's pin and -f/--bpffs behaviour -------------------------------------

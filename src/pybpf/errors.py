@@ -10,12 +10,13 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-ENOTSUPP = 524  # kernel-internal, seen through bpf(2); not in libc's errno table
+from ._sys.abi import ENOTSUPP  # kernel-internal, seen through bpf(2); not in libc's errno table
 
 __all__ = [
     "BPFError",
     "KeyNotFound",
     "KeyExists",
+    "Exists",
     "NotFound",
     "PermissionDenied",
     "InvalidArgument",
@@ -60,8 +61,12 @@ class KeyNotFound(BPFError, KeyError):
     __str__ = BPFError.__str__  # KeyError would repr() the message
 
 
-class KeyExists(BPFError, FileExistsError):
-    """EEXIST: BPF_NOEXIST on a present key, or a pin path already taken."""
+class Exists(BPFError, FileExistsError):
+    """EEXIST on an object: a pin path already taken, a name in use."""
+
+
+class KeyExists(Exists):
+    """EEXIST on an element: BPF_NOEXIST on a key already in the map."""
 
 
 class NotFound(BPFError, FileNotFoundError):
@@ -125,7 +130,7 @@ class LoadError(BPFError):
 
 
 _BY_ERRNO: dict[int, type[BPFError]] = {
-    _errno.EEXIST: KeyExists,
+    _errno.EEXIST: Exists,
     _errno.ENOENT: NotFound,
     _errno.EPERM: PermissionDenied,
     _errno.EACCES: PermissionDenied,
@@ -138,16 +143,16 @@ _BY_ERRNO: dict[int, type[BPFError]] = {
 }
 
 
+_BY_KEY_ERRNO: dict[int, type[BPFError]] = {_errno.ENOENT: KeyNotFound, _errno.EEXIST: KeyExists}
+
+
 def error_for(err: int, op: str, obj: object = None, detail: str | None = None, *, key: bool = False) -> BPFError:
     """The exception for errno ``err`` raised by operation ``op`` on ``obj``.
 
     ``key`` says the operation named an element: then ENOENT is ``KeyNotFound`` (the key is not
     there), otherwise ``NotFound`` (the object is not there).
     """
-    if err == _errno.ENOENT and key:
-        cls: type[BPFError] = KeyNotFound
-    else:
-        cls = _BY_ERRNO.get(err, BPFError)
+    cls = (_BY_KEY_ERRNO.get(err) if key else None) or _BY_ERRNO.get(err, BPFError)
     return cls(err, op, obj, detail)
 
 
@@ -185,7 +190,7 @@ def batch_error(err: int, op: str, obj: object, count: int, key: bool = False) -
     return e  # type: ignore[return-value]
 
 
-for _cls in (BPFError, KeyNotFound, KeyExists, NotFound, PermissionDenied, InvalidArgument,
+for _cls in (BPFError, KeyNotFound, KeyExists, Exists, NotFound, PermissionDenied, InvalidArgument,
              NoSpace, TooBig, NotSupported, Busy, IterationAborted, BatchError, LoadError):
     _cls.__module__ = "pybpf.errors"
 del _cls

@@ -8,22 +8,23 @@ file descriptors (map-in-map, prog_array, ...) are updated with an fd or an obje
 from __future__ import annotations
 
 import _thread
+import _weakref
 import errno
 import os
 import struct as _struct
 import sys as _sysmod
 
-from . import bpffs
-from ._objects import FDObject
+from . import batch as _batch
+from ._objects import U64_MAX, FDObject, check_fd, check_name, check_uint, decode_name
 from ._record import record
 from ._sys import abi, proc
 from ._sys import syscall as _bpf
 from ._sys.abi import CMD, MAP_FLAGS, MAP_TYPE, UPDATE_FLAGS
 from ._sys.fd import FD
+from .batch import Batch, BatchCursor
 from .errors import (
     BPFError,
     InvalidArgument,
-    IterationAborted,
     NotSupported,
     batch_error,
     error_for,
@@ -63,11 +64,9 @@ MapFdInfo = record(
     "MapFdInfo", "memlock frozen owner_prog_type owner_jited",
     "What /proc/self/fdinfo adds: memlock bytes, frozen, prog_array owner (or None).", __name__,
 )
-Batch = record(
-    "Batch", "count keys values",
-    "One raw batch: ``count`` elements packed in ``keys`` and ``values`` (memoryviews, reused).", __name__,
-)
-_MAP_TYPE_NAMES = {v: k.lower() for k, v in abi.members(MAP_TYPE).items()}
+
+
+_MISSING = object()
 
 
 def __getattr__(name: str):
@@ -77,19 +76,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def map_type_name(t: int) -> str:
-    """bpftool's word for map type ``t`` (the kernel's name, lower-cased), or ``type N``."""
-    return _MAP_TYPE_NAMES.get(t) or f"type {t}"
-
-
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
-# Errnos with which a map type or kernel says it has no batch commands.
-_NO_BATCH = frozenset({errno.EINVAL, errno.EOPNOTSUPP, abi.ENOTSUPP})
-_MISSING = object()
-# Batch cursors that only move forward (bucket or array index): no key comes twice.
-_ORDERED_BATCH_TYPES = abi.HASH_MAP_TYPES | {MAP_TYPE.ARRAY, MAP_TYPE.PERCPU_ARRAY, MAP_TYPE.ARRAY_OF_MAPS}
-
-
 def map_ids() -> Iterator[int]:
     """Ids of all maps in the system, ascending (BPF_MAP_GET_NEXT_ID)."""
     cur = 0
@@ -97,29 +83,10 @@ def map_ids() -> Iterator[int]:
         yield cur
 
 
-def check_name(name: str, op: str = "create") -> bytes:
-    """Validate an object name as the kernel does: A-Z a-z 0-9 _ . and at most 15 characters."""
-    if len(name) > abi.BPF_OBJ_NAME_LEN - 1 or not _NAME_CHARS.issuperset(name):
-        raise InvalidArgument(
-            errno.EINVAL, op, name,
-            f"invalid name {name!r}: only A-Z a-z 0-9 _ . allowed, at most {abi.BPF_OBJ_NAME_LEN - 1} characters",
-        )
-    return name.encode()
-
-
-def _fd_of(obj: object) -> int:
-    if isinstance(obj, int):
-        return obj
-    fileno = getattr(obj, "fileno", None)
-    if fileno is None:
-        raise TypeError(f"expected an fd or an object with fileno(), not {type(obj).__name__}")
-    return fileno()
-
-
 def _info_from_struct(s: abi.MapInfoStruct) -> MapInfo:
     return MapInfo(
         s.type, s.id, s.key_size, s.value_size, s.max_entries, s.map_flags,
-        s.name.decode(errors="replace"), s.ifindex, s.btf_vmlinux_value_type_id, s.netns_dev,
+        decode_name(s.name), s.ifindex, s.btf_vmlinux_value_type_id, s.netns_dev,
         s.netns_ino, s.btf_id, s.btf_key_type_id, s.btf_value_type_id, s.btf_vmlinux_id, s.map_extra,
     )
 
@@ -129,68 +96,22 @@ def map_info_by_fd(fd: int, obj: object = None) -> MapInfo:
     return _info_from_struct(_bpf.obj_get_info_by_fd(fd, abi.MapInfoStruct(), obj))
 
 
-class BatchCursor:
-    """The opaque in/out batch token of the BPF_MAP_*_BATCH commands, bound to one map."""
+_BYTES_LIKE = (bytes, bytearray, memoryview)
 
-    __slots__ = ("_map_id", "buf", "started", "done")
-
-    def __init__(self, m: Map):
-        self._map_id = m.id
-        # At least 4 bytes: hash maps put a bucket index there, other maps a key.
-        self.buf = bytearray(max(m.key_size, 4))
-        self.started = False
-        self.done = False
-
-    def _check(self, m: Map) -> None:
-        if self._map_id != m.id:
-            raise InvalidArgument(errno.EINVAL, "lookup_batch", m, "cursor belongs to another map")
+# Maps alive in this process, by id(): a fork()ed child gets fresh locks for them (the parent's
+# may be held by a thread that the child does not have).
+_live: dict[int, object] = {}
 
 
-_PREFETCH_MIN = 2048  # elements in a first batch that make reading ahead in a thread worth it
+def _after_fork_in_child() -> None:
+    for ref in list(_live.values()):
+        m = ref()  # type: ignore[operator]
+        if m is not None:
+            m._reset_after_fork()
+    _batch.forget_readers()
 
 
-class _BatchReader:
-    """Runs a batch generator in a thread, handing over copies through a short queue."""
-
-    def __init__(self, gen: Iterator[Batch]):
-        import queue
-        import threading
-
-        self._q: queue.Queue = queue.Queue(maxsize=2)
-        self._stop = False
-        self._t = threading.Thread(target=self._run, args=(gen,), name="pybpf-batches", daemon=True)
-        self._t.start()
-
-    def _run(self, gen: Iterator[Batch]) -> None:
-        try:
-            for b in gen:
-                if self._stop:
-                    break
-                self._q.put(Batch(b.count, bytes(b.keys), bytes(b.values)))
-            self._q.put(None)
-        except BaseException as e:  # raised on the reading side, in order
-            self._q.put(e)
-        finally:
-            gen.close()  # type: ignore[attr-defined]
-
-    def __iter__(self) -> Iterator[Batch]:
-        while True:
-            item = self._q.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop the thread and wait for it: no batch call outlives the iteration."""
-        self._stop = True
-        while self._t.is_alive():
-            try:
-                self._q.get(timeout=0.05)
-            except Exception:  # queue.Empty: the thread is inside a call
-                pass
-        self._t.join()
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Map(FDObject):
@@ -198,11 +119,15 @@ class Map(FDObject):
 
     ``len()`` is deliberately absent: the kernel keeps no element count, so counting is a walk;
     call ``count()`` for that.
+
+    A Map is thread-safe. After ``os.fork()`` the child may go on using the maps it inherited
+    (their locks are renewed); a whole-map walk that was reading ahead in a thread when the
+    process forked cannot go on in the child (``IterationAborted``): start a new one there.
     """
 
     __slots__ = (
         "_fd", "_info", "_type", "_key_size", "_value_size", "_percpu", "_ncpus", "_stride",
-        "_vsize", "_elem", "_lock", "_fdmap", "_batch_ok", "_fast_lookup", "__weakref__",
+        "_value_bytes", "_elem", "_lookup_fn", "_lock", "_fdmap", "_batch_ok", "__weakref__",
     )
 
     def __init__(self, fd: FD, info: MapInfo):
@@ -215,25 +140,48 @@ class Map(FDObject):
         self._ncpus = proc.possible_cpus() if self._percpu else 1
         # Per-CPU values are laid out round_up(value_size, 8) apart.
         self._stride = (info.value_size + 7) & ~7 if self._percpu else info.value_size
-        self._vsize = self._stride * self._ncpus
+        # What the kernel copies in and out for one value: every CPU's slot for per-CPU maps.
+        self._value_bytes = self._stride * self._ncpus
         self._fdmap = info.type in abi.FD_MAP_TYPES
         self._lock = _thread.allocate_lock()
         self._batch_ok: bool | None = None
+        # The element caller is built on first element use (``_caller``): opening a map only to
+        # show its info need not pay for buffers.
+        self._elem: _bpf.MapElemCaller | None = None
+        self._lookup_fn = None
+        key = id(self)
+        _live[key] = _weakref.ref(self, lambda _r, key=key: _live.pop(key, None))
 
-    def __getattr__(self, name: str) -> object:
-        # The element caller (and lookup()'s fast path) is built on first use: opening a map to
-        # show its info need not pay for buffers, or for importing functools.
-        if name not in ("_elem", "_fast_lookup"):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        fd = -1 if self._fd.closed else self._fd.fileno()  # a closed map's calls fail with EBADF
-        elem = self._elem = _bpf.MapElemCaller(fd, self._key_size, self._vsize)
-        # lookup()'s fast case (plain values, no flags): the prebuilt call, a memoryview on the
-        # key buffer (assigning to it refuses another length, so it doubles as the size check),
-        # the value buffer and the lock. None where values need decoding.
-        self._fast_lookup = None if self._percpu else (
-            elem.lookup_call, memoryview(elem.key), elem.value_array, self._lock
-        )
-        return getattr(self, name)
+    def _caller(self) -> _bpf.MapElemCaller:
+        """The element caller, built once under the lock with the lookup fast path bound to it,
+        so that ``close()`` invalidates the one both use."""
+        c = self._elem
+        if c is None:
+            with self._lock:
+                c = self._elem
+                if c is None:
+                    # A closed map's calls fail with EBADF.
+                    c = _bpf.MapElemCaller(-1 if self._fd.closed else self._fd.fileno(), self._key_size,
+                                           self._value_bytes)
+                    if self._fd.closed:
+                        c.invalidate()
+                    self._lookup_fn = None if self._percpu or self._fd.closed or not self._key_size else \
+                        c.lookup_fn(self._lock)
+                    self._elem = c
+        return c
+
+    def _reset_after_fork(self) -> None:
+        self._lock = _thread.allocate_lock()
+        c = self._elem
+        self._lookup_fn = c.lookup_fn(self._lock) if c is not None and self._lookup_fn is not None else None
+
+    def _locked(self, op: str, fn, *args):
+        """``fn(*args)`` under the map's lock: close() waits for it, and a closed map's fd number,
+        which may name another file by now, is never used."""
+        with self._lock:
+            if self._fd.closed:
+                raise BPFError(errno.EBADF, op, self)
+            return fn(*args)
 
     # -- constructors ---------------------------------------------------------------------
 
@@ -245,7 +193,7 @@ class Map(FDObject):
         value_size: int,
         max_entries: int,
         *,
-        name: str = "",
+        name: str | bytes = "",
         flags: MapFlags | int = 0,
         inner_map: Map | int | None = None,
         numa_node: int | None = None,
@@ -258,23 +206,32 @@ class Map(FDObject):
     ) -> Map:
         """BPF_MAP_CREATE. ``inner_map`` is the template of a map-in-map; ``numa_node`` sets
         BPF_F_NUMA_NODE; ``map_extra`` is e.g. the bloom filter's hash count."""
+        raw_name = check_name(name)
+        shown = decode_name(raw_name)
+        t = check_uint(type, "type", "create", shown or None)
+        tname = map_type_name(t)
+        what = f"{tname} map {shown!r}" if shown else f"{tname} map"
+        u32 = {"key_size": key_size, "value_size": value_size, "max_entries": max_entries, "flags": flags,
+               "ifindex": ifindex, "btf_key_type_id": btf_key_type_id, "btf_value_type_id": btf_value_type_id,
+               "btf_vmlinux_value_type_id": btf_vmlinux_value_type_id}
+        v = {k: check_uint(x, k, "create", what) for k, x in u32.items()}
         attr = abi.MapCreateAttr(
-            map_type=int(type), key_size=key_size, value_size=value_size, max_entries=max_entries,
-            map_flags=int(flags), map_name=check_name(name), map_ifindex=ifindex, btf_fd=btf_fd,
-            btf_key_type_id=btf_key_type_id, btf_value_type_id=btf_value_type_id,
-            btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, map_extra=map_extra,
+            map_type=t, key_size=v["key_size"], value_size=v["value_size"], max_entries=v["max_entries"],
+            map_flags=v["flags"], map_name=raw_name, map_ifindex=v["ifindex"],
+            btf_key_type_id=v["btf_key_type_id"], btf_value_type_id=v["btf_value_type_id"],
+            btf_vmlinux_value_type_id=v["btf_vmlinux_value_type_id"],
+            map_extra=check_uint(map_extra, "map_extra", "create", what, U64_MAX),
         )
-        for field, v in (("key_size", key_size), ("value_size", value_size), ("max_entries", max_entries)):
-            if not 0 <= v < 1 << 32:
-                raise InvalidArgument(errno.EINVAL, "create", name or None, f"{field} {v} out of range")
+        if btf_fd:
+            attr.btf_fd = check_fd(btf_fd, "create")
         if inner_map is not None:
-            attr.inner_map_fd = _fd_of(inner_map)
+            attr.inner_map_fd = check_fd(inner_map, "create")
+        elif t in abi.MAP_IN_MAP_TYPES:
+            raise InvalidArgument(errno.EINVAL, "create", what, "a map-in-map needs inner_map (its template)")
         if numa_node is not None:
             attr.map_flags |= MAP_FLAGS.NUMA_NODE
-            attr.numa_node = numa_node
-        tname = map_type_name(int(type))
-        fd = FD(_bpf.map_create(attr, f"{tname} map {name!r}" if name else f"{tname} map"))
-        return cls._from_owned(fd)
+            attr.numa_node = check_uint(numa_node, "numa_node", "create", what)
+        return cls._from_owned(FD(_bpf.map_create(attr, what)))
 
     _kind = "map"
 
@@ -285,22 +242,16 @@ class Map(FDObject):
     @classmethod
     def from_id(cls, id: int, *, flags: int = 0) -> Map:
         """Open map ``id`` (BPF_MAP_GET_FD_BY_ID); ``flags`` may ask for RDONLY/WRONLY access."""
-        return cls._from_owned(FD(_bpf.map_get_fd_by_id(id, flags)))
+        id = check_uint(id, "id", "get_fd_by_id")
+        return cls._from_owned(FD(_bpf.map_get_fd_by_id(id, check_uint(flags, "flags", "get_fd_by_id"))))
 
     @classmethod
-    def from_pinned(cls, path: str, *, flags: int = 0) -> Map:
-        """Open the map pinned at ``path`` (BPF_OBJ_GET)."""
-        path = os.fspath(path)
-        return cls._from_owned(FD(_bpf.obj_get(path, flags)), "open pinned", path)
-
-    @classmethod
-    def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Map:
-        """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
-        return cls._from_fd(fd, take_ownership)
-
-    @classmethod
-    def from_name(cls, name: str) -> list[Map]:
+    def from_name(cls, name: str | bytes) -> list[Map]:
         """Open every map named ``name`` (names are not unique)."""
+        if isinstance(name, (bytes, bytearray)):
+            name = decode_name(bytes(name))
+        elif not isinstance(name, str):
+            raise TypeError(f"from_name: name must be str or bytes, not {type(name).__name__}")
         return cls._open_matching(map_ids(), cls.from_id, lambda m: m.name == name)
 
     # -- the object -----------------------------------------------------------------------
@@ -309,13 +260,11 @@ class Map(FDObject):
         """Release the fd; the map lives on while pinned or held elsewhere. Idempotent."""
         with self._lock:
             # Element calls on a closed map must fail (EBADF), not reach whatever reuses the fd.
-            try:
-                elem = Map._elem.__get__(self)  # only if it was ever built
-            except AttributeError:
-                elem = None
-            if elem is not None:
-                elem.invalidate()
+            self._lookup_fn = None
+            if self._elem is not None:
+                self._elem.invalidate()
             self._fd.close()
+        _live.pop(id(self), None)
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
@@ -328,7 +277,7 @@ class Map(FDObject):
     def type(self) -> MapType | int:
         """The map type as a ``MapType`` (a plain int for a type newer than pybpf)."""
         t = self._type
-        return abi.MapType(t) if t in _MAP_TYPE_NAMES else t
+        return abi.MapType(t) if abi.map_type_name(t) else t
 
     @property
     def type_name(self) -> str:
@@ -340,6 +289,7 @@ class Map(FDObject):
 
     @property
     def name(self) -> str:
+        """The map's name; Latin-1, so ``name.encode('latin-1')`` is the kernel's bytes."""
         return self._info.name
 
     @property
@@ -367,6 +317,11 @@ class Map(FDObject):
         """Values per element: the possible CPUs for per-CPU maps, else 1."""
         return self._ncpus
 
+    @property
+    def value_stride(self) -> int:
+        """Bytes between two CPUs' values in a per-CPU value buffer (value_size otherwise)."""
+        return self._stride
+
     def info(self) -> MapInfo:
         """Fresh BPF_OBJ_GET_INFO_BY_FD of this map."""
         return map_info_by_fd(self.fileno(), self)
@@ -391,86 +346,86 @@ class Map(FDObject):
         """BPF_MAP_FREEZE: no more writes from user space, for good."""
         _bpf.map_freeze(self.fileno(), self)
 
-    def pin(self, path: str) -> None:
-        """Pin at ``path`` in bpffs (parent must exist on bpffs; no '.' in the name)."""
-        path = os.fspath(path)
-        bpffs.check_pin_path(path)
-        _bpf.obj_pin(self.fileno(), path)
-
     # -- encoding -------------------------------------------------------------------------
 
     def _check_key(self, key: object, op: str) -> None:
         """Refuse, before any syscall, a key that is not key_size bytes."""
-        if key is None or len(key) != self._key_size:  # type: ignore[arg-type]
-            raise self._bad_size("key", 0 if key is None else len(key), self._key_size, op)  # type: ignore[arg-type]
+        if not isinstance(key, _BYTES_LIKE):
+            raise TypeError(f"{op}: key must be bytes-like ({self._key_size} bytes), not {type(key).__name__}")
+        if len(key) != self._key_size:
+            raise self._bad_size("key", len(key), self._key_size, op)
+
+    def _check_flags(self, flags: object, op: str) -> int:
+        return check_uint(flags, "flags", op, self, U64_MAX)
 
     def _bad_size(self, what: str, got: int, want: int, op: str) -> InvalidArgument:
         return InvalidArgument(
             errno.EINVAL, op, self, f"{what} is {got} bytes, {self.type_name} map expects {what}_size {want}"
         )
 
-    def _encode_value(self, value: object, op: str) -> bytes:
+    def _check_value(self, value: object, op: str) -> None:
+        if not isinstance(value, _BYTES_LIKE):
+            raise TypeError(f"{op}: value must be bytes-like ({self._value_size} bytes), not {type(value).__name__}")
+        if len(value) != self._value_size:
+            raise self._bad_size("value", len(value), self._value_size, op)
+
+    def _encode_value(self, value: object, op: str) -> bytes | bytearray | memoryview:
         """Bytes of ``value`` as the kernel wants them for this map (fds, per-CPU layout)."""
-        if self._fdmap and not isinstance(value, (bytes, bytearray, memoryview)):
-            return _fd_of(value).to_bytes(self._value_size, "little" if _LITTLE else "big", signed=True)
-        if self._percpu:
-            vs, stride, n = self._value_size, self._stride, self._ncpus
-            if isinstance(value, (bytes, bytearray, memoryview)):
-                if len(value) == vs:
-                    value = [value] * n  # the same value on every CPU, as bpftool does
-                elif len(value) == self._vsize:
-                    return bytes(value)
-                else:
-                    raise self._bad_size("value", len(value), vs, op)
-            values = list(value)  # type: ignore[call-overload]
-            if len(values) != n:
-                raise InvalidArgument(
-                    errno.EINVAL, op, self, f"{len(values)} per-CPU values given, {n} possible CPUs"
-                )
-            pad = bytes(stride - vs)
-            out = bytearray()
-            for v in values:
-                if len(v) != vs:
-                    raise self._bad_size("value", len(v), vs, op)
-                out += v
-                out += pad
-            return bytes(out)
-        if len(value) != self._value_size:  # type: ignore[arg-type]
-            raise self._bad_size("value", len(value), self._value_size, op)  # type: ignore[arg-type]
-        return value  # type: ignore[return-value]
+        if self._fdmap and not isinstance(value, _BYTES_LIKE):
+            fd = check_fd(value, op)
+            return fd.to_bytes(self._value_size, "little" if _LITTLE else "big", signed=True)
+        if not self._percpu:
+            self._check_value(value, op)
+            return value  # type: ignore[return-value]
+        vs, stride, n = self._value_size, self._stride, self._ncpus
+        if isinstance(value, _BYTES_LIKE):
+            if len(value) == self._value_bytes and len(value) != vs:
+                return value
+            self._check_value(value, op)
+            values = [value] * n  # the same value on every CPU, as bpftool does
+        elif isinstance(value, (list, tuple)):
+            values = list(value)
+        else:
+            raise TypeError(f"{op}: a per-CPU value is bytes-like or a list of {n}, not {type(value).__name__}")
+        if len(values) != n:
+            raise InvalidArgument(errno.EINVAL, op, self, f"{len(values)} per-CPU values given, {n} possible CPUs")
+        pad = bytes(stride - vs)
+        out = bytearray()
+        for v in values:
+            self._check_value(v, op)
+            out += v
+            out += pad
+        return out
 
     def _decode_value(self, buf: bytes | bytearray | memoryview) -> bytes | list[bytes]:
         if self._percpu:
             vs, stride = self._value_size, self._stride
-            return [bytes(buf[i:i + vs]) for i in range(0, self._vsize, stride)]
+            return [bytes(buf[i:i + vs]) for i in range(0, self._value_bytes, stride)]
         return bytes(buf)
+
+    def _need_keys(self, op: str) -> None:
+        if self._type in abi.KEYLESS_MAP_TYPES or self._type in abi.RING_MAP_TYPES:
+            raise NotSupported(errno.EOPNOTSUPP, op, self,
+                               f"{self.type_name} maps have no keys (use push/pop/peek, or 'in' for a bloom filter)")
 
     # -- elements -------------------------------------------------------------------------
 
     def lookup(self, key: bytes, flags: int = 0) -> bytes | list[bytes]:
         """BPF_MAP_LOOKUP_ELEM; raises ``KeyNotFound``. Per-CPU maps give one value per CPU."""
-        fast = self._fast_lookup
-        if flags or fast is None:
-            return self._lookup(key, flags)
-        # The hot path (see bench/map_lookup.py): every operation here costs measurably.
-        call, kmv, varr, lock = fast
-        lock.acquire()
-        try:
-            kmv[:] = key
-            if call() >= 0:
-                return varr.raw
-            err = _get_errno()
-        except (ValueError, TypeError):
-            err = 0  # not a key of key_size bytes: _lookup says so
-        finally:
-            lock.release()
-        if err and err != errno.EINTR:
-            raise error_for(err, "lookup", self, key=True)
+        f = self._lookup_fn
+        if f is not None and not flags:
+            # The hot path (see bench/map_lookup.py): every operation here costs measurably.
+            r = f(key)
+            if r.__class__ is bytes:
+                return r
+            if r:
+                raise error_for(r, "lookup", self, key=True)
         return self._lookup(key, flags)
 
     def _lookup(self, key: bytes, flags: int) -> bytes | list[bytes]:
         self._check_key(key, "lookup")
-        c = self._elem
+        flags = self._check_flags(flags, "lookup")
+        c = self._caller()
         with self._lock:
             c.key[:] = key
             err = c.elem(CMD.MAP_LOOKUP_ELEM, flags) if flags else c.lookup()
@@ -483,7 +438,7 @@ class Map(FDObject):
     def get(self, key: bytes, default: object = None) -> object:
         """Value of ``key``, or ``default`` when absent."""
         self._check_key(key, "lookup")
-        c = self._elem
+        c = self._caller()
         with self._lock:
             c.key[:] = key
             err = c.lookup()
@@ -494,17 +449,18 @@ class Map(FDObject):
             return self._decode_value(c.value)
 
     def __contains__(self, key: object) -> bool:
+        c = self._caller()
         if self._type == MAP_TYPE.BLOOM_FILTER:
             # A bloom filter is asked with a value and may answer "maybe" falsely, never "no".
-            v = self._encode_value(key, "peek")
+            self._check_value(key, "peek")
             with self._lock:
-                self._elem.value[:] = v
-                err = self._elem.lookup()
+                c.value[:] = key  # type: ignore[index]
+                err = c.lookup()
         else:
             self._check_key(key, "lookup")
             with self._lock:
-                self._elem.key[:] = key  # type: ignore[index]
-                err = self._elem.lookup()
+                c.key[:] = key  # type: ignore[index]
+                err = c.lookup()
         if err == errno.ENOENT:
             return False
         if err:
@@ -516,20 +472,25 @@ class Map(FDObject):
     ) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY, NOEXIST, EXIST and/or LOCK.
 
-        ``m.update(mapping_or_pairs)`` updates many elements at once, through update_batch where
-        the map has it.
+        ``m.update(mapping_or_pairs[, flags])`` updates many elements at once, through
+        update_batch where the map has it.
         """
-        if value is _MISSING:
+        if not isinstance(key, _BYTES_LIKE) and (hasattr(key, "items") or isinstance(key, (list, tuple))):
+            if value is not _MISSING:  # m.update(mapping, flags): the second argument is flags
+                flags = value  # type: ignore[assignment]
             items = key.items() if hasattr(key, "items") else key  # type: ignore[union-attr]
             self.update_many(items, flags)  # type: ignore[arg-type]
             return
+        if value is _MISSING:
+            raise TypeError("update: missing value (or pass a mapping / a list of (key, value) pairs)")
         self._check_key(key, "update")
+        fl = self._check_flags(flags, "update")
         v = self._encode_value(value, "update")
-        c = self._elem
+        c = self._caller()
         with self._lock:
             c.key[:] = key  # type: ignore[index]
             c.value[:] = v
-            err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
+            err = c.elem(CMD.MAP_UPDATE_ELEM, fl)
         if err:
             raise error_for(err, "update", self, key=True)
 
@@ -542,7 +503,7 @@ class Map(FDObject):
             self.delete_many(key)
             return
         self._check_key(key, "delete")
-        c = self._elem
+        c = self._caller()
         with self._lock:
             c.key[:] = key
             err = c.delete()
@@ -556,12 +517,13 @@ class Map(FDObject):
 
         After a deleted ``key``, hash maps start again from the first key (kernel semantics).
         """
-        c = self._elem
+        if key is not None:
+            self._check_key(key, "get_next_key")
+        c = self._caller()
         with self._lock:
             if key is None:
                 err = c.get_next_key(True)
             else:
-                self._check_key(key, "get_next_key")
                 c.key[:] = key
                 err = c.get_next_key(False)
             if err == errno.ENOENT:
@@ -572,53 +534,59 @@ class Map(FDObject):
 
     def lookup_and_delete(self, key: bytes | None = None, flags: int = 0) -> bytes | list[bytes]:
         """BPF_MAP_LOOKUP_AND_DELETE_ELEM: remove ``key`` and return its value (queue/stack: no key)."""
-        c = self._elem
+        fl = self._check_flags(flags, "lookup_and_delete")
+        keyless = self._type in abi.POP_MAP_TYPES
+        if keyless:
+            if key is not None:
+                raise TypeError(f"lookup_and_delete: {self.type_name} maps take no key")
+        else:
+            self._check_key(key, "lookup_and_delete")
+        c = self._caller()
         with self._lock:
-            if self._key_size:
-                self._check_key(key, "lookup_and_delete")
-                c.key[:] = key
-            err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, flags)
+            if not keyless:
+                c.key[:] = key  # type: ignore[index]
+            err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, fl)
             if err:
-                raise error_for(err, "pop" if not self._key_size else "lookup_and_delete", self, key=True)
+                raise error_for(err, "pop" if keyless else "lookup_and_delete", self, key=True)
             return self._decode_value(c.value)
 
     # Queue, stack and bloom filter: the keyless maps.
 
+    def _need_keyless(self, op: str, types: frozenset) -> None:
+        if self._type not in types:
+            raise NotSupported(errno.EOPNOTSUPP, op, self,
+                               f"{self.type_name} maps have no {op} (it is for "
+                               f"{'queue, stack and bloom_filter' if len(types) > 2 else 'queue and stack'} maps)")
+
     def push(self, value: bytes, flags: UpdateFlags | int = UPDATE_FLAGS.ANY) -> None:
         """Push (queue: enqueue; bloom filter: add) ``value``. flags=EXIST makes a full queue
         drop its oldest element instead of failing."""
-        v = self._encode_value(value, "push")
-        c = self._elem
+        self._need_keyless("push", abi.KEYLESS_MAP_TYPES)
+        fl = self._check_flags(flags, "push")
+        self._check_value(value, "push")
+        c = self._caller()
         with self._lock:
-            c.value[:] = v
-            err = c.elem(CMD.MAP_UPDATE_ELEM, int(flags))
+            c.value[:] = value  # type: ignore[index]
+            err = c.elem(CMD.MAP_UPDATE_ELEM, fl)
         if err:
             raise error_for(err, "push", self, key=True)
 
     def pop(self) -> bytes:
         """Remove and return the next value of a queue or stack; ``KeyNotFound`` when empty."""
+        self._need_keyless("pop", abi.POP_MAP_TYPES)
         return self.lookup_and_delete(None)  # type: ignore[return-value]
 
     def peek(self) -> bytes:
         """The next value of a queue or stack, left in place; ``KeyNotFound`` when empty."""
-        c = self._elem
+        self._need_keyless("peek", abi.POP_MAP_TYPES)
+        c = self._caller()
         with self._lock:
             err = c.lookup()
             if err:
                 raise error_for(err, "peek", self, key=True)
             return bytes(c.value)
 
-    # -- whole-map reads ------------------------------------------------------------------
-
-    def _batch_size(self, requested: int | None, op: str = "lookup_batch") -> int:
-        if requested is not None:
-            if requested <= 0:
-                raise InvalidArgument(errno.EINVAL, op, self, f"batch size must be positive, not {requested}")
-            return requested
-        per = self._key_size + self._vsize or 1
-        # Small enough that reading ahead (prefetch) overlaps well, large enough that the
-        # syscalls do not count: 16k elements measured best for a 1M-entry dump.
-        return max(64, min(1 << 14, (1 << 21) // per, self._info.max_entries or 1))
+    # -- batches --------------------------------------------------------------------------
 
     def _count_error(self, err: int, op: str, done: int, asked: int) -> BPFError:
         """The error for a failed batch command, with ``count`` = elements done before it.
@@ -629,125 +597,42 @@ class Map(FDObject):
         count = 0 if done >= asked or err == errno.EFAULT else done
         return batch_error(err, op, self, count, key=op == "delete_batch")
 
-    def _batch_call(self, caller: _bpf.MapBatchCaller, cmd: int, op: str) -> int:
-        """One batch command under the map's lock: close() waits for it, and a closed map's
-        fd number, which may name another file by now, is never used."""
-        with self._lock:
-            if self._fd.closed:
-                raise error_for(errno.EBADF, op, self)
-            return caller.call(cmd)
-
-    def _check_batch_flags(self, elem_flags: int, op: str) -> None:
-        if elem_flags & ~UPDATE_FLAGS.LOCK:
+    def _check_batch_flags(self, elem_flags: object, op: str) -> int:
+        ef = check_uint(elem_flags, "elem_flags", op, self, U64_MAX)
+        if ef & ~UPDATE_FLAGS.LOCK:
             raise InvalidArgument(
                 errno.EINVAL, op, self,
-                f"elem_flags {elem_flags:#x}: batch commands take only BPF_F_LOCK (NOEXIST/EXIST need update())",
+                f"elem_flags {ef:#x}: batch commands take only BPF_F_LOCK (NOEXIST/EXIST need update())",
             )
+        return ef
+
+    def _default_batch(self) -> int:
+        # Small enough that reading ahead (prefetch) overlaps well, large enough that the
+        # syscalls do not count: 16k elements measured best for a 1M-entry dump.
+        per = self._key_size + self._value_bytes or 1
+        return max(64, min(1 << 14, (1 << 21) // per, self._info.max_entries or 1))
 
     def batches(
         self, batch_size: int | None = None, *, delete: bool = False, elem_flags: int = 0,
         prefetch: bool = False,
     ) -> Iterator[Batch]:
-        """Raw BPF_MAP_LOOKUP[_AND_DELETE]_BATCH over the whole map.
+        """Raw BPF_MAP_LOOKUP[_AND_DELETE]_BATCH over the whole map (see ``pybpf.batch.stream``).
 
         Yields ``Batch(count, keys, values)`` whose memoryviews are reused by the next batch.
         Grows the batch on ENOSPC (a hash bucket larger than the batch). Raises
         ``NotSupported`` before yielding anything when the map type has no batch commands.
 
-        Hash maps are read bucket by bucket and arrays index by index, so the walk always ends
-        and gives each key at most once. Other maps (lpm_trie) carry a key as the cursor and
-        restart from their first key when it is deleted: their keys are de-duplicated here and
-        the walk ends in ``IterationAborted`` after far more elements than the map can hold.
-
         ``prefetch``: once a first large batch came back, read the next ones in a thread while
-        the caller works on the current one (the syscall releases the GIL); the batches are then
-        ``bytes`` of their own. Errors still come from the iteration, in order.
+        the caller works on the current one; the batches are then ``bytes`` of their own.
+        Errors still come from the iteration, in order.
         """
         op = "lookup_and_delete_batch" if delete else "lookup_batch"
-        self._check_batch_flags(elem_flags, op)
-        n = self._batch_size(batch_size, op)
-        gen = self._batches(n, op, delete, elem_flags)
-        return self._prefetched(gen) if prefetch else gen
-
-    def _prefetched(self, gen: Iterator[Batch]) -> Iterator[Batch]:
-        first = next(gen, None)  # here, not in a thread: NotSupported and friends come first
-        if first is None:
-            return
-        first = Batch(first.count, bytes(first.keys), bytes(first.values))
-        if first.count < _PREFETCH_MIN:  # a small map: a thread would cost more than it saves
-            yield first
-            for b in gen:
-                yield Batch(b.count, bytes(b.keys), bytes(b.values))
-            return
-        reader = _BatchReader(gen)
-        try:
-            yield first
-            yield from reader
-        finally:
-            reader.close()
-
-    def _batches(self, n: int, op: str, delete: bool, elem_flags: int) -> Iterator[Batch]:
-        ks, vs = self._key_size, self._vsize
-        cursor = bytearray(max(ks, 4))
-        caller = _bpf.MapBatchCaller(self.fileno())
-        a = caller.attr
-        cmd = CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH
-        caddr = _bpf.address(cursor)
-        a.out_batch = caddr
-        a.in_batch = 0
-        a.elem_flags = elem_flags
-        seen: set[bytes] | None = None if self._type in _ORDERED_BATCH_TYPES else set()
-        limit = 4 * (self._info.max_entries or 1) + 64
-        steps = 0
-        keys = values = kmv = vmv = None
-        while True:
-            if keys is None:
-                keys, values = bytearray(n * ks or 1), bytearray(n * vs or 1)
-                kmv, vmv = memoryview(keys), memoryview(values)
-                a.keys, a.values = _bpf.address(keys), _bpf.address(values)
-            a.count = n
-            err = self._batch_call(caller, cmd, op)
-            got = a.count
-            if err and err != errno.ENOENT and err != errno.EINTR:
-                if err == errno.ENOSPC and got == 0:
-                    # One hash bucket holds more than n elements: retry from it, twice as wide.
-                    n *= 2
-                    keys = None
-                    continue
-                if not a.in_batch and not steps and err in _NO_BATCH and not elem_flags:
-                    self._batch_ok = False
-                    raise NotSupported(err, op, self, f"{self.type_name} maps have no batch lookup")
-                raise self._count_error(err, op, got, n)
-            # EINTR: the kernel stopped early (elements vanishing under it) after ``got``
-            # elements and moved the cursor past them; go on from there.
-            self._batch_ok = True
-            if got:
-                a.in_batch = caddr
-                steps += got
-                if seen is None:
-                    yield Batch(got, kmv[: got * ks], vmv[: got * vs])  # type: ignore[index]
-                else:
-                    batch = self._dedup(seen, kmv, vmv, got)  # type: ignore[arg-type]
-                    if batch.count:
-                        yield batch
-                    if steps > limit:
-                        raise IterationAborted(op, self, f"no end after {steps} elements (keys churning)")
-            if err == errno.ENOENT:
-                return
-
-    def _dedup(self, seen: set[bytes], kmv: memoryview, vmv: memoryview, got: int) -> Batch:
-        ks, vs = self._key_size, self._vsize
-        kout, vout = bytearray(), bytearray()
-        n = 0
-        for i in range(got):
-            k = bytes(kmv[i * ks:(i + 1) * ks])
-            if k in seen:
-                continue
-            seen.add(k)
-            kout += k
-            vout += vmv[i * vs:(i + 1) * vs]
-            n += 1
-        return Batch(n, memoryview(kout), memoryview(vout))
+        ef = self._check_batch_flags(elem_flags, op)
+        n = self._default_batch() if batch_size is None else _batch.batch_count(self, batch_size, op)
+        if not self._has_batch(abi.LOOKUP_AND_DELETE_BATCH_TYPES if delete else abi.LOOKUP_BATCH_TYPES):
+            raise NotSupported(abi.ENOTSUPP, op, self, f"{self.type_name} maps have no batch lookup")
+        gen = _batch.stream(self, n, delete, ef)
+        return _batch.prefetched(gen) if prefetch else gen
 
     def lookup_batch(
         self, count: int, cursor: BatchCursor | None = None, *, delete: bool = False, elem_flags: int = 0
@@ -755,46 +640,27 @@ class Map(FDObject):
         """One BPF_MAP_LOOKUP_BATCH of up to ``count`` elements after ``cursor`` (None: from the start).
 
         Returns (keys, values, cursor); ``cursor.done`` is set once the end was reached, possibly
-        with elements in the same call. If a hash bucket holds more than ``count`` elements the
-        batch grows to fit it, so more than ``count`` may come back. On failure the raised
-        error's ``count`` says how many elements were read (and, with ``delete``, removed).
+        with elements in the same call. No batch is larger than the map (``count`` is capped at
+        max_entries); if a hash bucket holds more than ``count`` elements the batch grows to fit
+        it, so more than ``count`` may come back. On failure the raised error's ``count`` says
+        how many elements were read (and, with ``delete``, removed).
         """
         op = "lookup_and_delete_batch" if delete else "lookup_batch"
-        if count < 0:
-            raise InvalidArgument(errno.EINVAL, op, self, "count must not be negative")
-        self._check_batch_flags(elem_flags, op)
+        if count == 0 and not isinstance(count, bool):
+            n = 0
+        else:
+            n = _batch.batch_count(self, count, op)
+        ef = self._check_batch_flags(elem_flags, op)
         if cursor is None:
             cursor = BatchCursor(self)
-        cursor._check(self)
-        if cursor.done or count == 0:
+        elif not isinstance(cursor, BatchCursor):
+            raise TypeError(f"{op}: cursor must be a BatchCursor or None, not {type(cursor).__name__}")
+        cursor._check(self, op)
+        if cursor.done or n == 0:
             return [], [], cursor
-        ks, vs = self._key_size, self._vsize
-        caller = _bpf.MapBatchCaller(self.fileno())
-        a = caller.attr
-        caddr = _bpf.address(cursor.buf)
-        n = count
-        while True:
-            keys, values = bytearray(n * ks or 1), bytearray(n * vs or 1)
-            a.keys, a.values = _bpf.address(keys), _bpf.address(values)
-            a.in_batch = caddr if cursor.started else 0
-            a.out_batch = caddr
-            a.count = n
-            a.elem_flags = elem_flags
-            err = self._batch_call(caller, CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH, op)
-            got = a.count
-            if err == errno.ENOSPC and got == 0:
-                n *= 2
-                continue
-            if err == errno.EINTR and got == 0:
-                continue
-            break
-        if err and err != errno.ENOENT and err != errno.EINTR:
-            raise self._count_error(err, op, got, n)
-        if got:
-            cursor.started = True
-        if err == errno.ENOENT:
-            cursor.done = True
-        return self._split_keys(keys, got), self._split_values(values, got), cursor
+        loop = _batch.BatchLookup(self, n, cursor, delete, ef)
+        got = loop.step()
+        return self._split_keys(loop.keys, got), self._split_values(loop.values, got), cursor
 
     def lookup_and_delete_batch(
         self, count: int, cursor: BatchCursor | None = None, *, elem_flags: int = 0
@@ -802,18 +668,27 @@ class Map(FDObject):
         """BPF_MAP_LOOKUP_AND_DELETE_BATCH: as ``lookup_batch``, removing what it returns."""
         return self.lookup_batch(count, cursor, delete=True, elem_flags=elem_flags)
 
-    def _split_keys(self, buf: bytes | bytearray | memoryview, count: int) -> list[bytes]:
+    def _split_keys(self, buf: bytes | bytearray | memoryview | None, count: int) -> list[bytes]:
         ks = self._key_size
-        b = bytes(buf[: count * ks])
+        b = bytes(buf[: count * ks]) if buf is not None else b""
         return [b[i:i + ks] for i in range(0, count * ks, ks)]
 
-    def _split_values(self, buf: bytes | bytearray | memoryview, count: int) -> list:
-        vs = self._vsize
-        b = bytes(buf[: count * vs])
+    def _split_values(self, buf: bytes | bytearray | memoryview | None, count: int) -> list:
+        vs = self._value_bytes
+        b = bytes(buf[: count * vs]) if buf is not None else b""
         if self._percpu:
             v, stride = self._value_size, self._stride
             return [[b[j:j + v] for j in range(i, i + vs, stride)] for i in range(0, count * vs, vs)]
         return [b[i:i + vs] for i in range(0, count * vs, vs)]
+
+    def _has_batch(self, types: frozenset) -> bool:
+        """Whether the map type has a batch command: the kernel's table, or for a type newer
+        than pybpf, what the first try said (``_batch_ok``)."""
+        if abi.map_type_name(self._type) is not None:
+            return self._type in types
+        return self._batch_ok is not False
+
+    # -- whole-map reads ------------------------------------------------------------------
 
     def _walk(self, with_values: bool) -> Iterator[tuple[bytes, object]]:
         """get_next_key walk for maps without batch commands.
@@ -822,11 +697,10 @@ class Map(FDObject):
         deleted under the walk, so keys already given are remembered and skipped. The walk
         gives up with ``IterationAborted`` after many more steps than the map can hold.
         """
-        if self._type in abi.QUEUE_STACK_TYPES:
-            raise NotSupported(
-                errno.EOPNOTSUPP, "iterate", self, f"{self.type_name} maps have no keys (use pop/peek)"
-            )
-        c = self._elem
+        from .errors import IterationAborted
+
+        self._need_keys("iterate")
+        c = self._caller()
         seen: set[bytes] = set()
         limit = 4 * (self._info.max_entries or 1) + 64
         prev: bytes | None = None
@@ -864,16 +738,15 @@ class Map(FDObject):
             seen.add(k)
             yield k, value
 
-    def _use_batch(self) -> bool:
-        return self._batch_ok is not False and self._type not in abi.QUEUE_STACK_TYPES
-
     def _all_batches(self, batch_size: int | None, prefetch: bool = True) -> Iterator[Batch] | None:
         """Every batch of the map, or None when it must be walked key by key instead.
 
         The first batch is read here, so that a map type without batch commands is known
         before anything is returned; closing the iterator stops any read-ahead thread.
         """
-        if not self._use_batch():
+        if batch_size is not None:
+            batch_size = _batch.batch_count(self, batch_size, "iterate")
+        if not self._has_batch(abi.LOOKUP_BATCH_TYPES):
             return None
         gen = self.batches(batch_size, prefetch=prefetch)
         try:
@@ -883,6 +756,20 @@ class Map(FDObject):
                 return None
             raise
         return _chain(first, gen)
+
+    def _elements(self, what: str, batch_size: int | None) -> Iterator:
+        """items/keys/values: batches where the map has them, else a get_next_key walk."""
+        batches = self._all_batches(batch_size)
+        if batches is None:
+            i = {"items": None, "keys": 0, "values": 1}[what]
+            for kv in self._walk(what != "keys"):
+                yield kv if i is None else kv[i]
+            return
+        split = self._pairs if what == "items" else (
+            (lambda b: self._split_keys(b.keys, b.count)) if what == "keys"
+            else (lambda b: self._split_values(b.values, b.count)))
+        for b in batches:
+            yield from split(b)
 
     def items(self, batch_size: int | None = None) -> Iterator[tuple[bytes, object]]:
         """All (key, value) pairs, streamed through batches where the map has them.
@@ -898,12 +785,24 @@ class Map(FDObject):
 
         Large maps are read ahead in a thread (see ``batches(prefetch=True)``).
         """
-        batches = self._all_batches(batch_size)
+        return self._elements("items", batch_size)
+
+    def keys(self, batch_size: int | None = None) -> Iterator[bytes]:
+        """All keys (batched where possible)."""
+        return self._elements("keys", batch_size)
+
+    __iter__ = keys
+
+    def values(self, batch_size: int | None = None) -> Iterator[object]:
+        """All values (batched where possible)."""
+        return self._elements("values", batch_size)
+
+    def count(self) -> int:
+        """Number of elements, by walking the map (the kernel keeps no count)."""
+        batches = self._all_batches(None, prefetch=False)
         if batches is None:
-            yield from self._walk(True)
-            return
-        for b in batches:
-            yield from self._pairs(b)
+            return sum(1 for _ in self._walk(False))
+        return sum(b.count for b in batches)
 
     def _pairs(self, b: Batch) -> Iterator[tuple[bytes, object]]:
         """(key, value) bytes pairs of one batch.
@@ -912,7 +811,7 @@ class Map(FDObject):
         per byte column (a C loop each), so that ``struct.iter_unpack`` makes the pairs in C:
         about three times faster than slicing each key and value in Python.
         """
-        ks, vs, n = self._key_size, self._vsize, b.count
+        ks, vs, n = self._key_size, self._value_bytes, b.count
         w = ks + vs
         if self._percpu or not ks or w > 64:
             return zip(self._split_keys(b.keys, n), self._split_values(b.values, n))
@@ -927,35 +826,6 @@ class Map(FDObject):
             st = _PAIR_STRUCTS[ks, vs] = _struct.Struct(f"{ks}s{vs}s")
         return st.iter_unpack(rec)
 
-    def keys(self, batch_size: int | None = None) -> Iterator[bytes]:
-        """All keys (batched where possible)."""
-        batches = self._all_batches(batch_size)
-        if batches is None:
-            for k, _ in self._walk(False):
-                yield k
-            return
-        for b in batches:
-            yield from self._split_keys(b.keys, b.count)
-
-    __iter__ = keys
-
-    def values(self, batch_size: int | None = None) -> Iterator[object]:
-        """All values (batched where possible)."""
-        batches = self._all_batches(batch_size)
-        if batches is None:
-            for _, v in self._walk(True):
-                yield v
-            return
-        for b in batches:
-            yield from self._split_values(b.values, b.count)
-
-    def count(self) -> int:
-        """Number of elements, by walking the map (the kernel keeps no count)."""
-        batches = self._all_batches(None, prefetch=False)
-        if batches is None:
-            return sum(1 for _ in self._walk(False))
-        return sum(b.count for b in batches)
-
     # -- bulk writes ----------------------------------------------------------------------
 
     def update_batch(
@@ -963,8 +833,9 @@ class Map(FDObject):
     ) -> int:
         """BPF_MAP_UPDATE_BATCH (``flags``/``elem_flags``: 0 or BPF_F_LOCK; the kernel refuses
         NOEXIST and EXIST here). On failure the raised error's ``count`` says how many were written."""
-        ef = elem_flags | int(flags)
-        self._check_batch_flags(ef, "update_batch")
+        ef = self._check_batch_flags(check_uint(elem_flags, "elem_flags", "update_batch", self, U64_MAX)
+                                     | self._check_flags(flags, "update_batch"), "update_batch")
+        keys, values = list(keys), list(values)
         if len(keys) != len(values):
             raise InvalidArgument(errno.EINVAL, "update_batch", self, f"{len(keys)} keys but {len(values)} values")
         kb = self._pack_keys(keys, "update_batch")
@@ -974,32 +845,23 @@ class Map(FDObject):
     def delete_batch(self, keys: Sequence[bytes], *, elem_flags: int = 0) -> int:
         """BPF_MAP_DELETE_BATCH. A missing key raises ``KeyNotFound`` whose ``count`` says how
         many keys before it were deleted."""
-        self._check_batch_flags(elem_flags, "delete_batch")
+        ef = self._check_batch_flags(elem_flags, "delete_batch")
+        keys = list(keys)
         kb = self._pack_keys(keys, "delete_batch")
-        return self._batch_write(CMD.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), elem_flags)
+        return self._batch_write(CMD.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), ef)
 
-    def _pack_keys(self, keys: Sequence[bytes], op: str) -> bytearray:
-        ks = self._key_size
+    def _pack_keys(self, keys: list, op: str) -> bytearray:
         for k in keys:
-            if len(k) != ks:
-                raise self._bad_size("key", len(k), ks, op)
+            self._check_key(k, op)
         return bytearray(b"".join(keys))
 
     def _batch_write(self, cmd: int, op: str, kb: bytearray, vb: bytearray | None, n: int, elem_flags: int) -> int:
         if n == 0:
             return 0
-        caller = _bpf.MapBatchCaller(self.fileno())
-        a = caller.attr
-        a.elem_flags = elem_flags
-        ks, vs = self._key_size, self._vsize
-        kaddr, vaddr = _bpf.address(kb), _bpf.address(vb)
+        caller = _bpf.MapBatchCaller(self.fileno(), self._key_size, self._value_bytes)
         done = 0
         while True:
-            a.keys = kaddr + done * ks
-            a.values = vaddr + done * vs if vaddr else 0
-            a.count = n - done
-            err = self._batch_call(caller, cmd, op)
-            got = a.count
+            err, got = self._locked(op, caller.write, cmd, kb, vb, done, n - done, elem_flags)
             if not err:
                 return n
             if err == errno.EINTR and got < n - done:
@@ -1009,30 +871,25 @@ class Map(FDObject):
             e.count += done  # type: ignore[attr-defined]
             raise e
 
-    def _no_batch_write(self, e: BPFError) -> bool:
-        """True if ``e`` says the map type lacks the batch command (nothing was written)."""
-        if getattr(e, "count", 0):
-            return False
-        return e.errno in (errno.EOPNOTSUPP, abi.ENOTSUPP) or (
-            e.errno == errno.EINVAL and self._type not in abi.BATCH_MAP_TYPES and self._type != MAP_TYPE.LPM_TRIE
-        )
-
     def update_many(self, items: Iterable[tuple[bytes, object]] | Mapping, flags: int = 0) -> int:
         """Write many elements: update_batch where the map has it (and ``flags`` is ANY or
         LOCK), else one update each."""
+        fl = self._check_flags(flags, "update")
         pairs = list(items.items() if hasattr(items, "items") else items)  # type: ignore[union-attr]
         if not pairs:
             return 0
-        keys = [k for k, _ in pairs]
-        values = [v for _, v in pairs]
-        if self._type not in abi.QUEUE_STACK_TYPES and not int(flags) & ~UPDATE_FLAGS.LOCK:
+        for p in pairs:
+            if not isinstance(p, tuple) or len(p) != 2:
+                raise TypeError(f"update: expected (key, value) pairs, not {type(p).__name__}")
+        if self._has_batch(abi.UPDATE_BATCH_TYPES) and not fl & ~UPDATE_FLAGS.LOCK:
             try:
-                return self.update_batch(keys, values, flags)
-            except BPFError as e:
-                if not self._no_batch_write(e):
+                return self.update_batch([k for k, _ in pairs], [v for _, v in pairs], fl)
+            except NotSupported as e:
+                if getattr(e, "count", 0) or abi.map_type_name(self._type) is not None:
                     raise
+                self._batch_ok = False
         for k, v in pairs:
-            self.update(k, v, flags)
+            self.update(k, v, fl)
         return len(pairs)
 
     def delete_many(self, keys: Iterable[bytes]) -> int:
@@ -1040,15 +897,20 @@ class Map(FDObject):
         keys = list(keys)
         if not keys:
             return 0
-        if self._type not in abi.QUEUE_STACK_TYPES:
+        if self._has_batch(abi.DELETE_BATCH_TYPES):
             try:
                 return self.delete_batch(keys)
-            except BPFError as e:
-                if not self._no_batch_write(e):
+            except NotSupported as e:
+                if getattr(e, "count", 0) or abi.map_type_name(self._type) is not None:
                     raise
         for k in keys:
             self.delete(k)
         return len(keys)
+
+
+def map_type_name(t: int) -> str:
+    """The kernel's name for map type ``t`` lower-cased (bpftool's word), or ``type N``."""
+    return abi.map_type_name(t) or f"type {t}"
 
 
 def _chain(first: Batch | None, rest: Iterator[Batch]) -> Iterator[Batch]:

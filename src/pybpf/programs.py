@@ -7,17 +7,14 @@ to fill a prog_array or to hand a program to a map update.
 from __future__ import annotations
 
 import errno
-import os
 
-from . import bpffs
-from ._objects import FDObject
+from ._objects import FDObject, check_name, check_uint, decode_name
 from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
 from ._sys.abi import ProgType
 from ._sys.fd import FD
 from .errors import InvalidArgument, LoadError
-from .maps import check_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +43,7 @@ def prog_info_by_fd(fd: int, obj: object = None) -> ProgInfo:
         t: ProgType | int = ProgType(s.type)
     except ValueError:
         t = s.type
-    return ProgInfo(t, s.id, bytes(s.tag), s.name.decode(errors="replace"), s.jited_prog_len,
+    return ProgInfo(t, s.id, bytes(s.tag), decode_name(s.name), s.jited_prog_len,
                     s.xlated_prog_len, s.load_time, s.created_by_uid, s.btf_id, bool(s.gpl_compatible & 1),
                     s.nr_map_ids)
 
@@ -72,8 +69,8 @@ class Program(FDObject):
         type: ProgType | int,
         insns: bytes,
         *,
-        license: str = "GPL",
-        name: str = "",
+        license: str | bytes = "GPL",
+        name: str | bytes = "",
         expected_attach_type: int = 0,
         attach_btf_id: int = 0,
         log_level: int = 0,
@@ -81,30 +78,31 @@ class Program(FDObject):
     ) -> Program:
         """BPF_PROG_LOAD of raw instructions (8 bytes each). On refusal the verifier's log is in
         the raised ``LoadError``."""
+        raw_name = check_name(name, "load")
+        what = decode_name(raw_name) or None
+        if not isinstance(insns, (bytes, bytearray, memoryview)):
+            raise TypeError(f"load: insns must be bytes-like, not {type(insns).__name__}")
         if len(insns) % 8 or not insns:
-            raise InvalidArgument(
-                errno.EINVAL, "load", name or None, "instructions must be a non-empty multiple of 8 bytes"
-            )
+            raise InvalidArgument(errno.EINVAL, "load", what, "instructions must be a non-empty multiple of 8 bytes")
+        if isinstance(license, str):
+            license = license.encode()
+        if not isinstance(license, bytes):
+            raise TypeError(f"load: license must be str or bytes, not {type(license).__name__}")
+        if b"\0" in license:
+            raise InvalidArgument(errno.EINVAL, "load", what, "license contains a NUL byte")
         fd = _bpf.prog_load(
-            int(type), bytes(insns), license.encode(), name=check_name(name, "load"),
-            expected_attach_type=expected_attach_type, attach_btf_id=attach_btf_id, log_level=log_level,
-            log_size=log_size, obj=name or None,
+            check_uint(type, "type", "load", what), bytes(insns), license, name=raw_name,
+            expected_attach_type=check_uint(expected_attach_type, "expected_attach_type", "load", what),
+            attach_btf_id=check_uint(attach_btf_id, "attach_btf_id", "load", what),
+            log_level=check_uint(log_level, "log_level", "load", what),
+            log_size=max(check_uint(log_size, "log_size", "load", what), 128), obj=what,
         )
         return cls._from_owned(FD(fd))
 
     @classmethod
     def from_id(cls, id: int) -> Program:
-        return cls._from_owned(FD(_bpf.prog_get_fd_by_id(id)))
-
-    @classmethod
-    def from_pinned(cls, path: str) -> Program:
-        path = os.fspath(path)
-        return cls._from_owned(FD(_bpf.obj_get(path)), "open pinned", path)
-
-    @classmethod
-    def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Program:
-        """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
-        return cls._from_fd(fd, take_ownership)
+        """Open program ``id`` (BPF_PROG_GET_FD_BY_ID)."""
+        return cls._from_owned(FD(_bpf.prog_get_fd_by_id(check_uint(id, "id", "get_fd_by_id"))))
 
     @classmethod
     def from_tag(cls, tag: bytes) -> list[Program]:
@@ -140,11 +138,6 @@ class Program(FDObject):
 
     def info(self) -> ProgInfo:
         return prog_info_by_fd(self.fileno(), self)
-
-    def pin(self, path: str) -> None:
-        path = os.fspath(path)
-        bpffs.check_pin_path(path)
-        _bpf.obj_pin(self.fileno(), path)
 
 
 # Two instructions, "r0 = 0; exit": the smallest valid program, for tests and prog_array slots.

@@ -15,12 +15,13 @@ import os
 from ..errors import error_for, load_error
 from . import abi
 from .abi import CMD
+from .libc import get_errno
+from .libc import libc as _libc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-_libc = ctypes.CDLL(None, use_errno=True)
 SYS_BPF = abi.sys_bpf_number()
 
 # Declared argtypes: safe for any Python int (no silent truncation to C int).
@@ -34,7 +35,7 @@ _fast.restype = ctypes.c_long
 _FAST_NR = ctypes.c_long(SYS_BPF)
 _CMD_NAMES = {v: k.lower() for k, v in abi.members(CMD).items()}
 _FAST_CMD = {v: ctypes.c_int(v) for v in _CMD_NAMES}
-_get_errno = get_errno = ctypes.get_errno
+_get_errno = get_errno
 
 
 def bpf(cmd: int, attr: ctypes.Structure, op: str | None = None, obj: object = None) -> int:
@@ -283,13 +284,12 @@ class MapElemCaller:
 
     Callers fill ``key`` / ``value`` in place (slice assignment), call one method, and read the
     result from the same buffers. Methods return 0 or the errno, so that ENOENT in a loop costs
-    no exception. Not thread-safe: the owning object serialises access.
+    no exception. Not thread-safe: the owner serialises access with the ``lock`` it passes to
+    ``lookup_fn``.
     """
 
-    __slots__ = (
-        "key", "value", "value_array", "next_key", "lookup_call", "_elem", "_del", "_next", "_first", "_refs",
-        "_size", "_owners",
-    )
+    __slots__ = ("key", "value", "value_array", "next_key", "_elem", "_del", "_next", "_first", "_refs",
+                 "_size", "_owners", "_lookup_ref")
 
     def __init__(self, fd: int, key_size: int, value_size: int):
         # bytearrays with an exported buffer cannot be resized, so their addresses stay valid.
@@ -313,18 +313,37 @@ class MapElemCaller:
             ctypes.byref(self._elem), ctypes.byref(self._next), ctypes.byref(self._first), ctypes.byref(self._del)
         )
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapElemAttr))
-        # The hottest call, bound once: returns bpf(2)'s raw result (< 0: read errno, EINTR
-        # included). Every argument is a prebuilt ctypes object (see the module docstring).
-        import functools  # here, not at module level: it imports collections (ms at start-up)
-
-        self.lookup_call = functools.partial(
-            _fast, _FAST_NR, _FAST_CMD[CMD.MAP_LOOKUP_ELEM], self._refs[0], self._size
-        )
+        # Flag-less lookups share ``_elem`` (whose flags are only ever set for one call).
+        self._lookup_ref = self._refs[0]
 
     def invalidate(self) -> None:
         """Point every attr at fd -1 (EBADF): the owner's fd is closed and its number may be reused."""
         for attr in (self._elem, self._del, self._next, self._first):
             attr.map_fd = 0xFFFFFFFF
+
+    def lookup_fn(self, lock):
+        """The hot lookup: ``f(key) -> bytes | int``, the value, or the errno (0: ``key`` is not
+        ``key_size`` bytes-like). Serialised by ``lock``; every foreign-call argument is a prebuilt
+        ctypes object (see the module docstring), and the closure keeps the per-call work to a
+        lock, one slice assignment, one call and one copy out."""
+        kmv = memoryview(self.key)  # assigning to it refuses another length: the size check
+        varr = self.value_array
+        nr, cmd, ref, size = _FAST_NR, _FAST_CMD[CMD.MAP_LOOKUP_ELEM], self._lookup_ref, self._size
+        call = _fast
+
+        def lookup(key):
+            with lock:
+                try:
+                    kmv[:] = key
+                except (ValueError, TypeError):
+                    return 0
+                while call(nr, cmd, ref, size) < 0:
+                    err = _get_errno()
+                    if err != errno.EINTR:
+                        return err
+                return varr.raw
+
+        return lookup
 
     def _call(self, cmd: ctypes.c_int, ref) -> int:
         while _fast(_FAST_NR, cmd, ref, self._size) < 0:
@@ -337,7 +356,7 @@ class MapElemCaller:
         """LOOKUP/UPDATE/LOOKUP_AND_DELETE on ``key`` with ``value``; 0 or errno (DELETE: ``delete``)."""
         if not flags:
             return self._call(_FAST_CMD[cmd], self._refs[0])
-        # lookup() relies on flags being 0, so they never outlive the call.
+        # lookup_fn relies on flags being 0, so they never outlive the call.
         self._elem.flags = flags
         try:
             return self._call(_FAST_CMD[cmd], self._refs[0])
@@ -346,11 +365,7 @@ class MapElemCaller:
 
     def lookup(self) -> int:
         """LOOKUP_ELEM of ``key`` into ``value``; 0 or errno."""
-        while self.lookup_call() < 0:
-            err = _get_errno()
-            if err != errno.EINTR:
-                return err
-        return 0
+        return self._call(_FAST_CMD[CMD.MAP_LOOKUP_ELEM], self._lookup_ref)
 
     def delete(self) -> int:
         """DELETE_ELEM of ``key``; 0 or errno."""
@@ -361,22 +376,60 @@ class MapElemCaller:
         return self._call(_FAST_CMD[CMD.MAP_GET_NEXT_KEY], self._refs[2] if first else self._refs[1])
 
 
+# -- batch commands ---------------------------------------------------------------------------
+
+
 class MapBatchCaller:
-    """A reusable BPF_MAP_*_BATCH attr; the caller sets addresses and count, then calls."""
+    """One map's BPF_MAP_*_BATCH calls: a reusable attr, the cursor and the element buffers.
 
-    __slots__ = ("attr", "_ref", "_size")
+    Calls return (errno or 0, elements done): the kernel writes ``count`` back even on failure.
+    EINTR is returned, not retried: the kernel may have done part of the batch and moved the
+    cursor, so only the caller knows how to go on.
+    """
 
-    def __init__(self, fd: int):
-        self.attr = abi.MapBatchAttr(map_fd=fd)
-        self._ref = ctypes.byref(self.attr)
+    __slots__ = ("_attr", "_ref", "_size", "_cursor", "_key_size", "_value_size", "_bufs")
+
+    def __init__(self, fd: int, key_size: int, value_size: int, cursor: bytearray | None = None):
+        self._attr = abi.MapBatchAttr(map_fd=fd)
+        self._ref = ctypes.byref(self._attr)
         self._size = ctypes.c_uint(ctypes.sizeof(abi.MapBatchAttr))
+        self._cursor = cursor
+        self._key_size, self._value_size = key_size, value_size
+        self._bufs: tuple = ()
+        if cursor is not None:
+            self._attr.out_batch = address(cursor)
 
-    def call(self, cmd: int) -> int:
-        """Run the batch command; 0 or errno (``attr.count`` holds the elements done either way).
+    def invalidate(self) -> None:
+        self._attr.map_fd = 0xFFFFFFFF
 
-        EINTR is returned, not retried: the kernel may have done part of the batch and moved
-        the cursor, so only the caller knows how to go on.
-        """
+    def buffers(self, count: int) -> tuple[memoryview, memoryview]:
+        """Fresh key and value buffers for ``count`` elements, used by the next ``lookup`` calls."""
+        keys, values = bytearray(count * self._key_size or 1), bytearray(count * self._value_size or 1)
+        self._bufs = (keys, values)
+        self._attr.keys, self._attr.values = address(keys), address(values)
+        return memoryview(keys), memoryview(values)
+
+    def _run(self, cmd: int, count: int) -> tuple[int, int]:
+        a = self._attr
+        a.count = count
         if _fast(_FAST_NR, _FAST_CMD[cmd], self._ref, self._size) < 0:
-            return _get_errno()
-        return 0
+            return _get_errno(), a.count
+        return 0, a.count
+
+    def lookup(self, delete: bool, resume: bool, count: int, elem_flags: int = 0) -> tuple[int, int]:
+        """LOOKUP[_AND_DELETE]_BATCH of up to ``count`` into the buffers, after the cursor
+        (``resume``) or from the start."""
+        a = self._attr
+        a.in_batch = a.out_batch if resume else 0
+        a.elem_flags = elem_flags
+        return self._run(CMD.MAP_LOOKUP_AND_DELETE_BATCH if delete else CMD.MAP_LOOKUP_BATCH, count)
+
+    def write(self, cmd: int, keys: bytearray, values: bytearray | None, start: int, count: int,
+              elem_flags: int = 0) -> tuple[int, int]:
+        """UPDATE_BATCH / DELETE_BATCH of ``count`` packed elements from index ``start``."""
+        a = self._attr
+        a.in_batch = a.out_batch = 0
+        a.keys = address(keys) + start * self._key_size
+        a.values = address(values) + start * self._value_size if values is not None else 0
+        a.elem_flags = elem_flags
+        return self._run(cmd, count)
