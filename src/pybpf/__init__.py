@@ -28,6 +28,7 @@ _LAZY = {
     "NoSpace": "pybpf.errors",
     "NotSupported": "pybpf.errors",
     "IterationAborted": "pybpf.errors",
+    "features": "pybpf.features",
 }
 
 __all__ = sorted(_LAZY)
@@ -40,7 +41,8 @@ def __getattr__(name: str):
     __import__(mod)
     import sys
 
-    value = getattr(sys.modules[mod], name)
+    module = sys.modules[mod]
+    value = module if mod == f"{__name__}.{name}" else getattr(module, name)  # a submodule, or a name in one
     globals()[name] = value
     return value
 

@@ -169,10 +169,67 @@ class PROG_TYPE:
 
 
 class ATTACH_TYPE:
-    """enum bpf_attach_type (the members pybpf uses), BPF_ dropped."""
+    """enum bpf_attach_type, BPF_ dropped."""
 
+    # features: the whole enum (was: the two members the iterator code used), values in uapi order
     CGROUP_INET_INGRESS = 0
+    CGROUP_INET_EGRESS = 1
+    CGROUP_INET_SOCK_CREATE = 2
+    CGROUP_SOCK_OPS = 3
+    SK_SKB_STREAM_PARSER = 4
+    SK_SKB_STREAM_VERDICT = 5
+    CGROUP_DEVICE = 6
+    SK_MSG_VERDICT = 7
+    CGROUP_INET4_BIND = 8
+    CGROUP_INET6_BIND = 9
+    CGROUP_INET4_CONNECT = 10
+    CGROUP_INET6_CONNECT = 11
+    CGROUP_INET4_POST_BIND = 12
+    CGROUP_INET6_POST_BIND = 13
+    CGROUP_UDP4_SENDMSG = 14
+    CGROUP_UDP6_SENDMSG = 15
+    LIRC_MODE2 = 16
+    FLOW_DISSECTOR = 17
+    CGROUP_SYSCTL = 18
+    CGROUP_UDP4_RECVMSG = 19
+    CGROUP_UDP6_RECVMSG = 20
+    CGROUP_GETSOCKOPT = 21
+    CGROUP_SETSOCKOPT = 22
+    TRACE_RAW_TP = 23
+    TRACE_FENTRY = 24
+    TRACE_FEXIT = 25
+    MODIFY_RETURN = 26
+    LSM_MAC = 27
     TRACE_ITER = 28
+    CGROUP_INET4_GETPEERNAME = 29
+    CGROUP_INET6_GETPEERNAME = 30
+    CGROUP_INET4_GETSOCKNAME = 31
+    CGROUP_INET6_GETSOCKNAME = 32
+    XDP_DEVMAP = 33
+    CGROUP_INET_SOCK_RELEASE = 34
+    XDP_CPUMAP = 35
+    SK_LOOKUP = 36
+    XDP = 37
+    SK_SKB_VERDICT = 38
+    SK_REUSEPORT_SELECT = 39
+    SK_REUSEPORT_SELECT_OR_MIGRATE = 40
+    PERF_EVENT = 41
+    TRACE_KPROBE_MULTI = 42
+    LSM_CGROUP = 43
+    STRUCT_OPS = 44
+    NETFILTER = 45
+    TCX_INGRESS = 46
+    TCX_EGRESS = 47
+    TRACE_UPROBE_MULTI = 48
+    CGROUP_UNIX_CONNECT = 49
+    CGROUP_UNIX_SENDMSG = 50
+    CGROUP_UNIX_RECVMSG = 51
+    CGROUP_UNIX_GETPEERNAME = 52
+    CGROUP_UNIX_GETSOCKNAME = 53
+    NETKIT_PRIMARY = 54
+    NETKIT_PEER = 55
+    TRACE_KPROBE_SESSION = 56
+    TRACE_UPROBE_SESSION = 57
 
 
 class LINK_TYPE:
@@ -233,6 +290,22 @@ class OBJ_FLAGS:
 
     RDONLY = 1 << 3
     WRONLY = 1 << 4
+
+
+# -- features: BPF_PROG_LOAD prog_flags ------------------------------------------------------
+
+
+class PROG_FLAGS:
+    """BPF_PROG_LOAD prog_flags, BPF_F_ dropped."""
+
+    STRICT_ALIGNMENT = 1 << 0
+    ANY_ALIGNMENT = 1 << 1
+    TEST_RND_HI32 = 1 << 2
+    TEST_STATE_FREQ = 1 << 3
+    SLEEPABLE = 1 << 4
+    XDP_HAS_FRAGS = 1 << 5
+    XDP_DEV_BOUND_ONLY = 1 << 6
+    TEST_REG_INVARIANTS = 1 << 7
 
 
 # Map types whose values are per-CPU: user space sees round_up(value_size, 8) per possible CPU.
@@ -501,6 +574,24 @@ class ProgInfoStruct(ctypes.Structure):
         ("attach_btf_obj_id", u32),
         ("attach_btf_id", u32),
         ("_pad0", u32),
+    ]
+
+
+
+# -- btf: BPF_OBJ_GET_INFO_BY_FD on a BTF object -------------------------------------------
+
+
+class BtfInfoStruct(ctypes.Structure):
+    """struct bpf_btf_info: ``btf``/``name`` point at buffers of ``btf_size``/``name_len`` bytes
+    that the kernel fills (it then sets both lengths to what the whole would need)."""
+
+    _fields_ = [
+        ("btf", u64),
+        ("btf_size", u32),
+        ("id", u32),
+        ("name", u64),
+        ("name_len", u32),
+        ("kernel_btf", u32),
     ]
 
 
