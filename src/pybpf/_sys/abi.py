@@ -638,3 +638,77 @@ if TYPE_CHECKING:  # for type checkers: the public names exist
     class MapFlags(enum.IntFlag): ...
     class UpdateFlags(enum.IntFlag): ...
     class ObjFlags(enum.IntFlag): ...
+
+
+# -- links and iterators: BPF_LINK_CREATE's iterator parameters, struct bpf_link_info ------------
+
+
+class CGROUP_ITER_ORDER:
+    """enum bpf_cgroup_iter_order, BPF_CGROUP_ITER_ dropped: how a cgroup iterator walks."""
+
+    ORDER_UNSPEC = 0
+    SELF_ONLY = 1
+    DESCENDANTS_PRE = 2
+    DESCENDANTS_POST = 3
+    ANCESTORS_UP = 4
+
+
+class _IterMapInfo(ctypes.Structure):
+    _fields_ = [("map_fd", u32)]
+
+
+class _IterCgroupInfo(ctypes.Structure):
+    _fields_ = [("order", u32), ("cgroup_fd", u32), ("cgroup_id", u64)]
+
+
+class _IterTaskInfo(ctypes.Structure):
+    _fields_ = [("tid", u32), ("pid", u32), ("pid_fd", u32)]
+
+
+class IterLinkInfo(ctypes.Union):
+    """union bpf_iter_link_info: what an iterator link walks (a map, a cgroup, tasks)."""
+
+    _fields_ = [("map", _IterMapInfo), ("cgroup", _IterCgroupInfo), ("task", _IterTaskInfo)]
+
+
+class _LinkInfoIter(ctypes.Structure):
+    _fields_ = [
+        ("target_name", u64),  # in/out: buffer address
+        ("target_name_len", u32),  # in: buffer size; out: the name's size with its NUL
+        ("map_id", u32),
+        ("cgroup_id", u64),  # union with task: tid, pid
+        ("order", u32),
+        ("_pad0", u32),
+    ]
+
+    @property
+    def tid(self) -> int:
+        return self.cgroup_id & 0xFFFFFFFF
+
+    @property
+    def pid(self) -> int:
+        return self.cgroup_id >> 32
+
+
+class _LinkInfoTail(ctypes.Union):
+    # The kernel's union is larger (perf_event, kprobe_multi ...); it writes at most info_len
+    # bytes, so a struct holding the members pybpf reads is enough.
+    _fields_ = [("iter", _LinkInfoIter), ("_raw", u64 * 4)]
+
+
+class LinkInfoStruct(ctypes.Structure):
+    """struct bpf_link_info: the common head and the iterator member."""
+
+    _fields_ = [("type", u32), ("id", u32), ("prog_id", u32), ("_pad0", u32), ("u", _LinkInfoTail)]
+
+
+class LinkDetachAttr(ctypes.Structure):
+    """bpf_attr for BPF_LINK_DETACH."""
+
+    _fields_ = [("link_fd", u32)]
+
+
+_ENUMS["CgroupIterOrder"] = (CGROUP_ITER_ORDER, "IntEnum")
+if TYPE_CHECKING:
+
+    class CgroupIterOrder(enum.IntEnum): ...

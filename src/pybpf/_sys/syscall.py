@@ -380,3 +380,59 @@ class MapBatchCaller:
         if _fast(_FAST_NR, _FAST_CMD[cmd], self._ref, self._size) < 0:
             return _get_errno()
         return 0
+
+
+# -- links and iterators: link info, detach, reading an iterator's seq file -----------------------
+
+
+def link_get_info(fd: int, obj: object = None) -> tuple[abi.LinkInfoStruct, bytes | None]:
+    """BPF_OBJ_GET_INFO_BY_FD on a link: its info and, for an iterator link, the target's name.
+
+    The first call passes no pointer (other link types read pointers from the same union);
+    only an iterator link gets a second call with a buffer sized from the first answer.
+    """
+    info = obj_get_info_by_fd(fd, abi.LinkInfoStruct(), obj)
+    if info.type != abi.LINK_TYPE.ITER:
+        return info, None
+    size = max(info.u.iter.target_name_len, 1)
+    name = ctypes.create_string_buffer(size)
+    info = abi.LinkInfoStruct()
+    info.u.iter.target_name = ctypes.addressof(name)
+    info.u.iter.target_name_len = size
+    obj_get_info_by_fd(fd, info, obj)
+    return info, name.value
+
+
+def link_detach(fd: int, obj: object = None) -> None:
+    """BPF_LINK_DETACH: cut the link from its hook; the fd stays valid (and defunct)."""
+    bpf(CMD.LINK_DETACH, abi.LinkDetachAttr(link_fd=fd), "detach", obj)
+
+
+def iter_link_info(*, map_fd: int = 0, cgroup_fd: int = 0, cgroup_id: int = 0, order: int = 0, tid: int = 0,
+                   pid: int = 0, pid_fd: int = 0) -> bytes:
+    """A packed ``union bpf_iter_link_info`` for ``link_create(iter_info=...)`` (callers fill one member)."""
+    u = abi.IterLinkInfo()
+    if map_fd:
+        u.map.map_fd = map_fd
+    elif cgroup_fd or cgroup_id or order:
+        u.cgroup.order, u.cgroup.cgroup_fd, u.cgroup.cgroup_id = order, cgroup_fd, cgroup_id
+    elif tid or pid or pid_fd:
+        u.task.tid, u.task.pid, u.task.pid_fd = tid, pid, pid_fd
+    return bytes(u)
+
+
+def read_into(fd: int, buf: bytearray | memoryview, op: str = "read", obj: object = None) -> int:
+    """One read(2) of ``fd`` into ``buf``: the count (0 at the end). EINTR is retried (PEP 475);
+    any other failure, EAGAIN included, raises the matching ``BPFError``."""
+    try:
+        return os.readv(fd, (buf,))
+    except OSError as e:
+        raise error_for(e.errno or errno.EIO, op, obj) from None
+
+
+def open_file(path: str, op: str = "open", obj: object = None) -> int:
+    """open(2) ``path`` read-only, close-on-exec (a pinned iterator: each open is a new run)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise error_for(e.errno or errno.EIO, op, obj if obj is not None else path) from None

@@ -1,0 +1,272 @@
+"""BPF iterators: attach an iterator program (with its parameters) as a link, then read what the
+program writes for each kernel object, as a file.
+
+    with pybpf.loader.load("dump_task.bpf.o") as obj, \\
+         attach_iter(obj.programs["dump_task"], task_pid=1) as link:
+        for line in link.open():            # a new run per open(): bytes lines
+            ...
+    text = read_pinned("/sys/fs/bpf/my_iter")   # what `cat` of a pinned iterator prints
+
+Reading follows the kernel's seq_file rules (kernel/bpf/bpf_iter.c, bpf_seq_read): each
+read(2) returns at most what fits the kernel's 8-page buffer; EAGAIN means the kernel stopped
+early (a million objects without output, or the program returned 1 to retry an object) and
+reading again goes on; E2BIG means one object's output did not fit the buffer.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from ._sys import abi
+from ._sys import syscall as _bpf
+from ._sys.abi import ATTACH_TYPE, CGROUP_ITER_ORDER
+from ._sys.fd import FD
+from .errors import BPFError, InvalidArgument
+from .links import Link
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator as _Iter
+
+    from ._sys.abi import CgroupIterOrder
+
+__all__ = ["CgroupIterOrder", "Iterator", "attach_iter", "open_pinned", "read_pinned"]
+
+# The kernel fills one read(2) from a seq_file buffer of PAGE_SIZE << 3: larger reads gain nothing.
+CHUNK = os.sysconf("SC_PAGE_SIZE") << 3
+
+
+def __getattr__(name: str):
+    if name == "CgroupIterOrder":
+        return abi.CgroupIterOrder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _fd_of(obj: object, what: str) -> int:
+    """An fd given as an int or as an object with ``fileno()``."""
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return obj
+    fileno = getattr(obj, "fileno", None)
+    if fileno is None:
+        raise TypeError(f"{what} must be an fd or have fileno(), not {type(obj).__name__}")
+    return fileno()
+
+
+def _count(**given: object) -> list[str]:
+    return [k for k, v in given.items() if v is not None]
+
+
+def attach_iter(
+    prog: object,
+    *,
+    map: object = None,
+    task_tid: int | None = None,
+    task_pid: int | None = None,
+    task_pid_fd: int | None = None,
+    cgroup: object = None,
+    cgroup_id: int | None = None,
+    order: CgroupIterOrder | int | None = None,
+) -> Link:
+    """BPF_LINK_CREATE for an iterator program (a ``Program`` or an fd) -> its ``Link``.
+
+    Parameters, at most one group: ``map`` (a Map or fd) for map-element iterators; one of
+    ``task_tid``/``task_pid``/``task_pid_fd`` for task, task_file and task_vma; ``cgroup``
+    (a cgroup directory path, an fd or an object with fileno()) or ``cgroup_id``, and ``order``
+    (``CgroupIterOrder``) for cgroup. None of them: the iterator walks everything.
+    """
+    op, name = "attach iterator", getattr(prog, "name", None) or None
+    groups = {
+        "map": _count(map=map),
+        "task": _count(task_tid=task_tid, task_pid=task_pid, task_pid_fd=task_pid_fd),
+        "cgroup": _count(cgroup=cgroup, cgroup_id=cgroup_id, order=order),
+    }
+    used = [g for g, v in groups.items() if v]
+    if len(used) > 1:
+        raise InvalidArgument(errno.EINVAL, op, name, f"parameters of one kind only, not {' and '.join(used)}")
+    for g in ("task", "cgroup"):
+        ids = [k for k in groups[g] if k != "order"]
+        if len(ids) > 1:
+            raise InvalidArgument(errno.EINVAL, op, name, f"one of {' / '.join(ids)}, not several")
+    for k, v in (("task_tid", task_tid), ("task_pid", task_pid), ("task_pid_fd", task_pid_fd),
+                 ("cgroup_id", cgroup_id)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0
+                              or v >= (1 << (64 if k == "cgroup_id" else 32))):
+            raise InvalidArgument(errno.EINVAL, op, name, f"{k} must be a positive integer, not {v!r}")
+    if order is not None and int(order) not in abi.members(CGROUP_ITER_ORDER).values():
+        raise InvalidArgument(errno.EINVAL, op, name, f"unknown cgroup iterator order {order!r}")
+    prog_fd = _fd_of(prog, "prog")
+    opened: FD | None = None
+    try:
+        if map is not None:
+            info = _bpf.iter_link_info(map_fd=_fd_of(map, "map"))
+        elif task_tid or task_pid or task_pid_fd:
+            info = _bpf.iter_link_info(tid=task_tid or 0, pid=task_pid or 0, pid_fd=task_pid_fd or 0)
+        elif used:
+            cg_fd = 0
+            if isinstance(cgroup, (str, bytes, os.PathLike)):
+                opened = FD(_bpf.open_file(os.fsdecode(cgroup), "open cgroup"))
+                cg_fd = opened.fileno()
+            elif cgroup is not None:
+                cg_fd = _fd_of(cgroup, "cgroup")
+            info = _bpf.iter_link_info(cgroup_fd=cg_fd, cgroup_id=cgroup_id or 0, order=int(order or 0))
+        else:
+            info = b""
+        fd = _bpf.link_create(prog_fd, 0, ATTACH_TYPE.TRACE_ITER, iter_info=info, obj=name)
+    finally:
+        if opened is not None:
+            opened.close()
+    return Link._from_owned(FD(fd))
+
+
+class Iterator:
+    """One run of an iterator: a read-only stream, like a binary file.
+
+    ``for line in it`` (bytes lines), ``read()``, ``read_into(buf)`` (one read(2), the
+    kernel's chunk), ``iter_chunks()``. High-level reads retry EAGAIN up to ``eagain_retries``
+    times in a row; ``read_into`` raises it (a ``BPFError`` with errno EAGAIN: call again).
+    """
+
+    __slots__ = ("_fd", "_name", "_buf", "_view", "_eof", "eagain_retries")
+
+    def __init__(self, fd: FD, name: str, eagain_retries: int = 64):
+        self._fd = fd
+        self._name = name
+        self._buf: bytearray | None = None
+        self._view: memoryview | None = None
+        self._eof = False
+        self.eagain_retries = eagain_retries
+
+    @classmethod
+    def _create(cls, link: Link, eagain_retries: int = 64) -> Iterator:
+        fd = FD(_bpf.iter_create(link.fileno(), link))
+        return cls(fd, f"iterator of link {link.id}", eagain_retries)
+
+    @classmethod
+    def from_pinned(cls, path: str, *, eagain_retries: int = 64) -> Iterator:
+        """A new run of the iterator pinned at ``path`` (what ``cat PATH`` reads)."""
+        path = os.fspath(path)
+        return cls(FD(_bpf.open_file(path, "open pinned iterator")), path, eagain_retries)
+
+    def __repr__(self) -> str:
+        return f"<Iterator {self._name}{' closed' if self.closed else ''}>"
+
+    def __str__(self) -> str:
+        return self._name
+
+    # -- file protocol ------------------------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def close(self) -> None:
+        """End the run (the kernel stops the walk); idempotent."""
+        if self._view is not None:
+            self._view.release()
+            self._view = None
+        self._fd.close()
+
+    def __enter__(self) -> Iterator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read_into(self, buf: bytearray | memoryview) -> int:
+        """One read(2) into ``buf``: the bytes written, 0 at the end. Raises ``BPFError``
+        (EAGAIN: the kernel stopped early, call again; E2BIG: one object's output overflowed
+        the kernel's buffer; or what the program's target failed with)."""
+        n = _bpf.read_into(self.fileno(), buf, "read", self)
+        if n == 0:
+            self._eof = True
+        return n
+
+    readinto = read_into  # io.RawIOBase's name, so io.BufferedReader can wrap an Iterator
+
+    def _chunk(self) -> memoryview | None:
+        """The next chunk, in the reused buffer (valid until the next read); None at the end."""
+        if self._eof:
+            return None
+        if self._view is None:
+            self._buf = bytearray(CHUNK)
+            self._view = memoryview(self._buf)
+        tries = 0
+        while True:
+            try:
+                n = self.read_into(self._view)
+            except BPFError as e:
+                if e.errno == errno.EAGAIN and tries < self.eagain_retries:
+                    tries += 1
+                    continue
+                raise
+            return self._view[:n] if n else None
+
+    def iter_chunks(self) -> _Iter[bytes]:
+        """The output as the kernel hands it over, one read(2) at a time."""
+        while (chunk := self._chunk()) is not None:
+            yield bytes(chunk)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (at most one kernel chunk), or everything left when ``size`` < 0."""
+        if size is None or size < 0:
+            return b"".join(self.iter_chunks())
+        if size == 0 or self._eof:
+            return b""
+        buf = bytearray(size)
+        tries = 0
+        while True:
+            try:
+                n = self.read_into(buf)
+            except BPFError as e:
+                if e.errno == errno.EAGAIN and tries < self.eagain_retries:
+                    tries += 1
+                    continue
+                raise
+            del buf[n:]
+            return bytes(buf)
+
+    readall = read
+
+    def __iter__(self) -> _Iter[bytes]:
+        """Lines, each ending in b"\\n" (the last one may not)."""
+        rest = b""
+        while (chunk := self._chunk()) is not None:
+            data = rest + chunk if rest else bytes(chunk)
+            end = data.rfind(b"\n")
+            if end >= 0:
+                # Only b"\n" ends a line (bytes.splitlines would also split at b"\r").
+                for line in data[:end].split(b"\n"):
+                    yield line + b"\n"
+            rest = data[end + 1:]
+        if rest:
+            yield rest
+
+    def readlines(self) -> list[bytes]:
+        return list(self)
+
+
+def open_pinned(path: str, *, eagain_retries: int = 64) -> Iterator:
+    """A new run of the iterator pinned at ``path``."""
+    return Iterator.from_pinned(path, eagain_retries=eagain_retries)
+
+
+def read_pinned(path: str) -> bytes:
+    """Everything one run of the iterator pinned at ``path`` writes (``cat PATH``)."""
+    with Iterator.from_pinned(path) as it:
+        return it.read()
+
