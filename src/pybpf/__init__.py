@@ -29,6 +29,17 @@ _LAZY = {
     "NotSupported": "pybpf.errors",
     "IterationAborted": "pybpf.errors",
     "features": "pybpf.features",
+    # links and iterators
+    "Link": "pybpf.links",
+    "LinkInfo": "pybpf.links",
+    "link_ids": "pybpf.links",
+    "LinkType": "pybpf._sys.abi",
+    "Iterator": "pybpf.iterators",
+    "attach_iter": "pybpf.iterators",
+    "read_pinned": "pybpf.iterators",
+    "CgroupIterOrder": "pybpf._sys.abi",
+    "links": "pybpf.links",
+    "iterators": "pybpf.iterators",
 }
 
 __all__ = sorted(_LAZY)
