@@ -436,3 +436,25 @@ def open_file(path: str, op: str = "open", obj: object = None) -> int:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
         raise error_for(e.errno or errno.EIO, op, obj if obj is not None else path) from None
+
+
+# -- btf: reading a BTF object's info and raw data -------------------------------------------
+
+
+def btf_get_info(fd: int, *, data: bool = True, obj: object = None) -> tuple[int, str, bool, bytes | None]:
+    """BPF_OBJ_GET_INFO_BY_FD on a BTF fd: (id, name, kernel_btf, raw BTF bytes or None).
+
+    The first call learns the sizes (and the name, into a 64-byte buffer: module names are
+    shorter), the second, when ``data`` is asked, copies the blob.
+    """
+    name = ctypes.create_string_buffer(64)
+    info = abi.BtfInfoStruct(name=ctypes.addressof(name), name_len=len(name))
+    obj_get_info_by_fd(fd, info, obj)
+    raw = None
+    if data:
+        size = info.btf_size
+        buf = ctypes.create_string_buffer(size)
+        info2 = abi.BtfInfoStruct(btf=ctypes.addressof(buf), btf_size=size)
+        obj_get_info_by_fd(fd, info2, obj)
+        raw = buf.raw[: min(size, info2.btf_size)]
+    return info.id, name.value.decode(errors="replace"), bool(info.kernel_btf), raw
