@@ -712,3 +712,12 @@ _ENUMS["CgroupIterOrder"] = (CGROUP_ITER_ORDER, "IntEnum")
 if TYPE_CHECKING:
 
     class CgroupIterOrder(enum.IntEnum): ...
+
+
+# -- loader: BPF_PROG_BIND_MAP (an object's .rodata bound to each of its programs) ---------------
+
+
+class ProgBindMapAttr(ctypes.Structure):
+    """bpf_attr for BPF_PROG_BIND_MAP."""
+
+    _fields_ = [("prog_fd", u32), ("map_fd", u32), ("flags", u32)]

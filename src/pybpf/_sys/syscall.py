@@ -458,3 +458,11 @@ def btf_get_info(fd: int, *, data: bool = True, obj: object = None) -> tuple[int
         obj_get_info_by_fd(fd, info2, obj)
         raw = buf.raw[: min(size, info2.btf_size)]
     return info.id, name.value.decode(errors="replace"), bool(info.kernel_btf), raw
+
+
+# -- loader: binding a map to a program ----------------------------------------------------------
+
+
+def prog_bind_map(prog_fd: int, map_fd: int, obj: object = None) -> None:
+    """BPF_PROG_BIND_MAP: keep ``map_fd``'s map alive (and listed) with the program."""
+    bpf(CMD.PROG_BIND_MAP, abi.ProgBindMapAttr(prog_fd=prog_fd, map_fd=map_fd), "bind map", obj)
