@@ -122,19 +122,20 @@ def attach_iter(
 class Iterator:
     """One run of an iterator: a read-only stream, like a binary file.
 
-    ``for line in it`` (bytes lines), ``read()``, ``read_into(buf)`` (one read(2), the
-    kernel's chunk), ``iter_chunks()``. High-level reads retry EAGAIN up to ``eagain_retries``
+    ``for line in it`` (bytes lines), ``read()``, ``read_into(buf)`` (one read(2), at most the
+    kernel's chunk), ``iter_chunks()``. The run's fd is released as soon as its end is read, so
+    ``for line in link.open()`` leaves nothing open; reads after the end give ``b""``/0, reads
+    after ``close()`` raise ValueError. High-level reads retry EAGAIN up to ``eagain_retries``
     times in a row; ``read_into`` raises it (a ``BPFError`` with errno EAGAIN: call again).
     """
 
-    __slots__ = ("_fd", "_name", "_buf", "_view", "_eof", "eagain_retries")
+    __slots__ = ("_fd", "_name", "_buf", "_ended", "eagain_retries")
 
     def __init__(self, fd: FD, name: str, eagain_retries: int = 64):
         self._fd = fd
         self._name = name
-        self._buf: bytearray | None = None
-        self._view: memoryview | None = None
-        self._eof = False
+        self._buf: memoryview | None = None
+        self._ended = False
         self.eagain_retries = eagain_retries
 
     @classmethod
@@ -149,7 +150,8 @@ class Iterator:
         return cls(FD(_bpf.open_file(path, "open pinned iterator")), path, eagain_retries)
 
     def __repr__(self) -> str:
-        return f"<Iterator {self._name}{' closed' if self.closed else ''}>"
+        state = " ended" if self._ended else " closed" if self.closed else ""
+        return f"<Iterator {self._name}{state}>"
 
     def __str__(self) -> str:
         return self._name
@@ -161,13 +163,12 @@ class Iterator:
 
     @property
     def closed(self) -> bool:
+        """True after ``close()`` or once the end of the run was read."""
         return self._fd.closed
 
     def close(self) -> None:
         """End the run (the kernel stops the walk); idempotent."""
-        if self._view is not None:
-            self._view.release()
-            self._view = None
+        self._buf = None
         self._fd.close()
 
     def __enter__(self) -> Iterator:
@@ -185,68 +186,69 @@ class Iterator:
     def seekable(self) -> bool:
         return False
 
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        """Nothing to flush: read-only."""
+
     # -- reading ------------------------------------------------------------------------------
 
     def read_into(self, buf: bytearray | memoryview) -> int:
         """One read(2) into ``buf``: the bytes written, 0 at the end. Raises ``BPFError``
         (EAGAIN: the kernel stopped early, call again; E2BIG: one object's output overflowed
         the kernel's buffer; or what the program's target failed with)."""
+        if self._ended:
+            return 0
         n = _bpf.read_into(self.fileno(), buf, "read", self)
-        if n == 0:
-            self._eof = True
+        if n == 0 and len(buf):
+            self._ended = True
+            self.close()
         return n
 
     readinto = read_into  # io.RawIOBase's name, so io.BufferedReader can wrap an Iterator
 
-    def _chunk(self) -> memoryview | None:
-        """The next chunk, in the reused buffer (valid until the next read); None at the end."""
-        if self._eof:
-            return None
-        if self._view is None:
-            self._buf = bytearray(CHUNK)
-            self._view = memoryview(self._buf)
+    def _read_retrying(self, buf: memoryview | bytearray) -> int:
         tries = 0
         while True:
             try:
-                n = self.read_into(self._view)
+                return self.read_into(buf)
             except BPFError as e:
-                if e.errno == errno.EAGAIN and tries < self.eagain_retries:
-                    tries += 1
-                    continue
-                raise
-            return self._view[:n] if n else None
+                if e.errno != errno.EAGAIN or tries >= self.eagain_retries:
+                    raise
+                tries += 1
 
     def iter_chunks(self) -> _Iter[bytes]:
         """The output as the kernel hands it over, one read(2) at a time."""
-        while (chunk := self._chunk()) is not None:
-            yield bytes(chunk)
+        if self._ended:
+            return
+        if self._buf is None:
+            self.fileno()  # ValueError once closed, as files do
+            self._buf = memoryview(bytearray(CHUNK))
+        buf = self._buf
+        while n := self._read_retrying(buf):
+            yield bytes(buf[:n])
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes (at most one kernel chunk), or everything left when ``size`` < 0."""
+        if self._ended:
+            return b""
+        self.fileno()
         if size is None or size < 0:
             return b"".join(self.iter_chunks())
-        if size == 0 or self._eof:
+        if size == 0:
             return b""
         buf = bytearray(size)
-        tries = 0
-        while True:
-            try:
-                n = self.read_into(buf)
-            except BPFError as e:
-                if e.errno == errno.EAGAIN and tries < self.eagain_retries:
-                    tries += 1
-                    continue
-                raise
-            del buf[n:]
-            return bytes(buf)
+        del buf[self._read_retrying(buf):]
+        return bytes(buf)
 
     readall = read
 
     def __iter__(self) -> _Iter[bytes]:
         """Lines, each ending in b"\\n" (the last one may not)."""
         rest = b""
-        while (chunk := self._chunk()) is not None:
-            data = rest + chunk if rest else bytes(chunk)
+        for chunk in self.iter_chunks():
+            data = rest + chunk if rest else chunk
             end = data.rfind(b"\n")
             if end >= 0:
                 # Only b"\n" ends a line (bytes.splitlines would also split at b"\r").

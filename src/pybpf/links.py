@@ -137,3 +137,8 @@ class Link(FDObject):
         from .iterators import Iterator
 
         return Iterator._create(self, eagain_retries)
+
+    def read(self) -> bytes:
+        """Run an iterator link once: everything its program writes (``cat`` of its pin)."""
+        with self.open() as it:
+            return it.read()
