@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
-BPFTOOL = "/usr/sbin/bpftool"
 PROG_TYPE_TRACING = 26
 ATTACH_TRACE_ITER = 28
 
@@ -63,27 +61,22 @@ def raw_task_prog():
 
 
 @pytest.fixture
-def load_prog(bpf_objects: dict[str, Path], bpffs_dir: Path):
-    """``load_prog(object, program=None)``: a program of tests/bpf/<object>.bpf.c, loaded with
-    the rest of its object (the only one, or the one named); unloaded after the test."""
-    from pybpf.programs import Program
+def load_prog(bpf_objects: dict[str, Path]):
+    """``load_prog(object, program=None)``: a program of tests/bpf/<object>.bpf.c loaded by
+    pybpf.loader with the rest of its object (the first program, or the one named); the whole
+    object is unloaded after the test."""
+    from pybpf import loader
 
-    opened: list = []
+    objects: list = []
 
     def load(obj: str, prog: str | None = None):
-        d = bpffs_dir / f"load-{obj}-{len(opened)}"
-        subprocess.run([BPFTOOL, "prog", "loadall", str(bpf_objects[obj]), str(d)], check=True,
-                       capture_output=True)
-        names = sorted(os.listdir(d))
-        name = prog or names[0]
-        assert prog is not None or len(names) == 1, f"{obj} has several programs: {names}"
-        p = Program.from_pinned(str(d / name))
-        opened.append(p)
-        return p
+        coll = loader.load(str(bpf_objects[obj]))
+        objects.append(coll)
+        return coll.program(prog)
 
     yield load
-    for p in opened:
-        p.close()
+    for coll in objects:
+        coll.close()
 
 
 class Threads:
