@@ -40,6 +40,10 @@ _LAZY = {
     "CgroupIterOrder": "pybpf._sys.abi",
     "links": "pybpf.links",
     "iterators": "pybpf.iterators",
+    # btf
+    "btf": "pybpf.btf",
+    "BTFError": "pybpf.errors",
+    "TypedMap": "pybpf.typed",
 }
 
 __all__ = sorted(_LAZY)

@@ -24,6 +24,12 @@ _LAZY = {
     "from_fd": "pybpf.btf.kernel",
     "from_file": "pybpf.btf.kernel",
     "cache_dir": "pybpf.btf.kernel",
+    "Builder": "pybpf.btf.builder",
+    "encode": "pybpf.btf.builder",
+    "Handle": "pybpf.btf.handle",
+    "create_map": "pybpf.btf.handle",
+    "Codec": "pybpf.btf.codec",
+    "compile_codec": "pybpf.btf.codec",
     "BTFError": "pybpf.errors",
 }
 

@@ -21,6 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from .codec import Codec
     from .types import Type
 
 __all__ = ["BTF", "TypeNotFound", "MAX_RESOLVE_DEPTH", "BTF_MAGIC"]
@@ -61,7 +62,155 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v & 0x80000000 else v
 
 
-class BTF:
+class TypeQueries:
+    """Sizes, alignment, resolution and member offsets over anything that maps ids to types
+    (``__getitem__``) and has ``ptr_size``, ``_error`` and an ``_aligns`` dict: ``BTF`` and
+    ``Builder`` share them."""
+
+    __slots__ = ()
+    _aligns: dict[int, int]
+    _codecs: dict[int, Codec]
+
+    def __getitem__(self, tid: int) -> Type:  # pragma: no cover - provided by the subclass
+        raise NotImplementedError
+
+    def _error(self, detail: str) -> BTFError:  # pragma: no cover - provided by the subclass
+        raise NotImplementedError
+
+    ptr_size = 8
+
+    def codec(self, t: Type | int | str) -> Codec:
+        """The compiled codec of type ``t`` (a type, an id or a name), cached: it decodes bytes
+        to Python values and encodes them back (see ``pybpf.btf.codec``)."""
+        if isinstance(t, str):
+            t = self.find(t)  # type: ignore[attr-defined]
+        tid = t if isinstance(t, int) else t.id
+        c = self._codecs.get(tid) if tid else None
+        if c is None:
+            from .codec import compile_codec
+
+            c = compile_codec(self, t)
+            if tid:
+                self._codecs[tid] = c
+        return c
+
+    def _t(self, t: Type | int) -> Type:
+        return self[t] if isinstance(t, int) else t
+
+    def resolve(self, t: Type | int) -> Type:
+        """The type under typedefs and modifiers (const, volatile, restrict, type tags)."""
+        return self._skip(self._t(t), QUALIFIER_KINDS)
+
+    def skip_modifiers(self, t: Type | int) -> Type:
+        """The type under modifiers (const, volatile, restrict, type tags), typedefs kept."""
+        return self._skip(self._t(t), MODIFIER_KINDS)
+
+    def _skip(self, t: Type, kinds: frozenset[int]) -> Type:
+        for _ in range(MAX_RESOLVE_DEPTH + 1):
+            if t.KIND not in kinds:
+                return t
+            t = self[t.type_id]
+        raise self._error(f"type {t.id}: chain of typedefs/modifiers longer than {MAX_RESOLVE_DEPTH} (a loop?)")
+
+    def _chain_end(self, t: Type) -> tuple[Type, int]:
+        """Follow typedefs, modifiers, vars and arrays from ``t``: (the type reached, the
+        product of the array lengths on the way). Bounded, so a loop is an error, not a hang."""
+        mult = 1
+        tid = t.id
+        for _ in range(MAX_RESOLVE_DEPTH + 1):
+            k = t.KIND
+            if k == KIND.ARRAY:
+                mult *= t.nr_elems
+            elif k not in QUALIFIER_KINDS and k != KIND.VAR:
+                return t, mult
+            t = self[t.type_id]
+        raise self._error(f"type {tid}: chain of references longer than {MAX_RESOLVE_DEPTH} (a loop?)")
+
+    def size_of(self, t: Type | int) -> int:
+        """The size in bytes (typedefs and modifiers resolved, arrays multiplied out)."""
+        t = self._t(t)
+        end, mult = self._chain_end(t)
+        k = end.KIND
+        if k in _SIZED:
+            return mult * end.size
+        if k == KIND.PTR:
+            return mult * self.ptr_size
+        raise self._error(f"type {t.id} ({t.kind_name}) has no size: it is or ends in "
+                          f"{end.kind_name.lower()} {end.id}")
+
+    def align_of(self, t: Type | int) -> int:
+        """The alignment in bytes, as a C compiler (and libbpf) would place it; 1 for packed structs."""
+        return self._align(self._t(t), 0)
+
+    def _align(self, t: Type, depth: int) -> int:
+        if depth > MAX_RESOLVE_DEPTH:
+            raise self._error(f"type {t.id}: members nested deeper than {MAX_RESOLVE_DEPTH} (a loop?)")
+        end, _ = self._chain_end(t)
+        k = end.KIND
+        if k in (KIND.INT, KIND.ENUM, KIND.ENUM64, KIND.FLOAT):
+            return max(1, min(end.size, self.ptr_size))
+        if k == KIND.PTR:
+            return self.ptr_size
+        if k in (KIND.STRUCT, KIND.UNION):
+            a = self._aligns.get(end.id) if end.id else None
+            if a is None:
+                a = 1
+                for m in end.members:
+                    ma = self._align(self[m.type_id], depth + 1)
+                    if not m.bitfield_size and m.bits_offset % (8 * ma):
+                        a = 1  # a member off its natural alignment: the struct is packed
+                        break
+                    a = max(a, ma)
+                if end.size % a:
+                    a = 1
+                if end.id:
+                    self._aligns[end.id] = a
+            return a
+        raise self._error(f"type {t.id} ({t.kind_name}) has no alignment")
+
+    def member_offset(self, t: Type | int, path: str) -> int:
+        """The offset in bits of member ``path`` ('a.b.c', through anonymous members too) from the
+        start of struct/union ``t``; ``TypeNotFound`` if there is no such member."""
+        t = self._t(t)
+        off = 0
+        for part in path.split("."):
+            comp = self.resolve(t)
+            if comp.KIND not in (KIND.STRUCT, KIND.UNION):
+                raise self._error(f"{path!r}: type {comp.id} ({comp.kind_name}) has no members")
+            found = self._find_member(comp, part, 0)
+            if found is None:
+                raise TypeNotFound(f"{comp.kind_name.lower()} {comp.name or comp.id} has no member {part!r}",
+                                   "find member", self.name)
+            m, moff = found
+            off += moff
+            t = self[m.type_id]
+        return off
+
+    def find_member(self, t: Type | int, name: str) -> tuple[_t.Member, int] | None:
+        """Direct or (through anonymous members) nested member ``name`` of ``t``: (member, its
+        offset in bits from the start of ``t``), or None."""
+        comp = self.resolve(t)
+        if comp.KIND not in (KIND.STRUCT, KIND.UNION):
+            return None
+        return self._find_member(comp, name, 0)
+
+    def _find_member(self, comp: Type, name: str, depth: int) -> tuple[_t.Member, int] | None:
+        if depth > MAX_RESOLVE_DEPTH:
+            raise self._error(f"type {comp.id}: anonymous members nested deeper than {MAX_RESOLVE_DEPTH}")
+        for m in comp.members:
+            if m.name == name:
+                return m, m.bits_offset
+        for m in comp.members:
+            if not m.name:
+                inner = self.resolve(m.type_id)
+                if inner.KIND in (KIND.STRUCT, KIND.UNION):
+                    found = self._find_member(inner, name, depth + 1)
+                    if found is not None:
+                        return found[0], m.bits_offset + found[1]
+        return None
+
+
+class BTF(TypeQueries):
     """Parsed BTF: the types of one blob (a kernel's, a module's, an ELF object's .BTF, a map's).
 
     ``btf[id]`` is a type (id 0 is ``Void``); iterating gives this blob's own types in id order.
@@ -72,7 +221,7 @@ class BTF:
 
     __slots__ = (
         "name", "base", "byte_order", "start_id", "_data", "_words", "_offs", "_types", "_by_name",
-        "_str_base", "_s0", "_s1", "_hdr", "_ptr_size", "_aligns", "__weakref__",
+        "_str_base", "_s0", "_s1", "_hdr", "_ptr_size", "_aligns", "_codecs", "__weakref__",
     )
 
     def __init__(self, data: bytes | bytearray | memoryview, *, base: BTF | None = None, name: str | None = None,
@@ -83,6 +232,7 @@ class BTF:
         self._by_name: Sequence[int] | None = None
         self._ptr_size: int | None = None
         self._aligns: dict[int, int] = {}
+        self._codecs: dict[int, Codec] = {}
         self._data = data
         self._parse_header(data)
         if _index is not None and _index_fits(_index, len(self._words)):
@@ -321,7 +471,7 @@ class BTF:
                     raise self._error(f"type {t.id} ({t.kind_name}) refers to type {ref}, past the last "
                                       f"({self.end_id - 1})")
             if t.KIND in QUALIFIER_KINDS or t.KIND in (KIND.ARRAY, KIND.PTR):
-                self._chain_end(t.id)
+                self._chain_end(t)
             if t.KIND in (KIND.STRUCT, KIND.UNION):
                 for m in t.members:
                     self.size_of(m.type_id)
@@ -386,40 +536,6 @@ class BTF:
         what = f"{KIND_NAMES.get(min(want), '?').lower()} " if want is not None and len(want) == 1 else ""
         raise TypeNotFound(f"no {what}type named {name!r}", "find", self.name)
 
-    # -- sizes, alignment, resolution ---------------------------------------------------------
-
-    def _t(self, t: Type | int) -> Type:
-        return self[t] if isinstance(t, int) else t
-
-    def resolve(self, t: Type | int) -> Type:
-        """The type under typedefs and modifiers (const, volatile, restrict, type tags)."""
-        return self._skip(self._t(t), QUALIFIER_KINDS)
-
-    def skip_modifiers(self, t: Type | int) -> Type:
-        """The type under modifiers (const, volatile, restrict, type tags), typedefs kept."""
-        return self._skip(self._t(t), MODIFIER_KINDS)
-
-    def _skip(self, t: Type, kinds: frozenset[int]) -> Type:
-        for _ in range(MAX_RESOLVE_DEPTH + 1):
-            if t.KIND not in kinds:
-                return t
-            t = self[t.type_id]
-        raise self._error(f"type {t.id}: chain of typedefs/modifiers longer than {MAX_RESOLVE_DEPTH} (a loop?)")
-
-    def _chain_end(self, tid: int) -> tuple[Type, int]:
-        """Follow typedefs, modifiers, vars and arrays from ``tid``: (the type reached, the
-        product of the array lengths on the way). Bounded, so a loop is an error, not a hang."""
-        mult = 1
-        t = self[tid]
-        for _ in range(MAX_RESOLVE_DEPTH + 1):
-            k = t.KIND
-            if k == KIND.ARRAY:
-                mult *= t.nr_elems
-            elif k not in QUALIFIER_KINDS and k != KIND.VAR:
-                return t, mult
-            t = self[t.type_id]
-        raise self._error(f"type {tid}: chain of references longer than {MAX_RESOLVE_DEPTH} (a loop?)")
-
     @property
     def ptr_size(self) -> int:
         """The size of a pointer: that of 'long' if the BTF has it, else 8 (BPF's)."""
@@ -432,88 +548,6 @@ class BTF:
                     break
             self._ptr_size = size
         return self._ptr_size
-
-    def size_of(self, t: Type | int) -> int:
-        """The size in bytes (typedefs and modifiers resolved, arrays multiplied out)."""
-        t = self._t(t)
-        end, mult = self._chain_end(t.id) if t.id or t.KIND else (t, 1)
-        k = end.KIND
-        if k in _SIZED:
-            return mult * end.size
-        if k == KIND.PTR:
-            return mult * self.ptr_size
-        raise self._error(f"type {t.id} ({t.kind_name}) has no size: it is or ends in "
-                          f"{end.kind_name.lower()} {end.id}")
-
-    def align_of(self, t: Type | int) -> int:
-        """The alignment in bytes, as a C compiler (and libbpf) would place it; 1 for packed structs."""
-        return self._align(self._t(t), 0)
-
-    def _align(self, t: Type, depth: int) -> int:
-        if depth > MAX_RESOLVE_DEPTH:
-            raise self._error(f"type {t.id}: members nested deeper than {MAX_RESOLVE_DEPTH} (a loop?)")
-        end, _ = self._chain_end(t.id) if t.id else (t, 1)
-        k = end.KIND
-        if k in (KIND.INT, KIND.ENUM, KIND.ENUM64, KIND.FLOAT):
-            return max(1, min(end.size, self.ptr_size))
-        if k == KIND.PTR:
-            return self.ptr_size
-        if k in (KIND.STRUCT, KIND.UNION):
-            a = self._aligns.get(end.id)
-            if a is None:
-                a = 1
-                for m in end.members:
-                    ma = self._align(self[m.type_id], depth + 1)
-                    if not m.bitfield_size and m.bits_offset % (8 * ma):
-                        a = 1  # a member off its natural alignment: the struct is packed
-                        break
-                    a = max(a, ma)
-                if end.size % a:
-                    a = 1
-                self._aligns[end.id] = a
-            return a
-        raise self._error(f"type {t.id} ({t.kind_name}) has no alignment")
-
-    def member_offset(self, t: Type | int, path: str) -> int:
-        """The offset in bits of member ``path`` ('a.b.c', through anonymous members too) from the
-        start of struct/union ``t``; ``TypeNotFound`` if there is no such member."""
-        t = self._t(t)
-        off = 0
-        for part in path.split("."):
-            comp = self.resolve(t)
-            if comp.KIND not in (KIND.STRUCT, KIND.UNION):
-                raise self._error(f"{path!r}: type {comp.id} ({comp.kind_name}) has no members")
-            found = self._find_member(comp, part, 0)
-            if found is None:
-                raise TypeNotFound(f"{comp.kind_name.lower()} {comp.name or comp.id} has no member {part!r}",
-                                   "find member", self.name)
-            m, moff = found
-            off += moff
-            t = self[m.type_id]
-        return off
-
-    def find_member(self, t: Type | int, name: str) -> tuple[_t.Member, int] | None:
-        """Direct or (through anonymous members) nested member ``name`` of ``t``: (member, its
-        offset in bits from the start of ``t``), or None."""
-        comp = self.resolve(t)
-        if comp.KIND not in (KIND.STRUCT, KIND.UNION):
-            return None
-        return self._find_member(comp, name, 0)
-
-    def _find_member(self, comp: Type, name: str, depth: int) -> tuple[_t.Member, int] | None:
-        if depth > MAX_RESOLVE_DEPTH:
-            raise self._error(f"type {comp.id}: anonymous members nested deeper than {MAX_RESOLVE_DEPTH}")
-        for m in comp.members:
-            if m.name == name:
-                return m, m.bits_offset
-        for m in comp.members:
-            if not m.name:
-                inner = self.resolve(m.type_id)
-                if inner.KIND in (KIND.STRUCT, KIND.UNION):
-                    found = self._find_member(inner, name, depth + 1)
-                    if found is not None:
-                        return found[0], m.bits_offset + found[1]
-        return None
 
     # -- the raw blob ----------------------------------------------------------------------------
 
