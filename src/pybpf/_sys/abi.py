@@ -595,6 +595,114 @@ class BtfInfoStruct(ctypes.Structure):
     ]
 
 
+# -- events: BPF_PROG_TEST_RUN, perf_event_open, perf and BPF ring buffers ------------------
+
+
+class ProgTestRunAttr(ctypes.Structure):
+    """bpf_attr for BPF_PROG_TEST_RUN (``test``)."""
+
+    _fields_ = [
+        ("prog_fd", u32),
+        ("retval", u32),
+        ("data_size_in", u32),
+        ("data_size_out", u32),  # in: size of data_out; out: the size the program left
+        ("data_in", u64),
+        ("data_out", u64),
+        ("repeat", u32),
+        ("duration", u32),
+        ("ctx_size_in", u32),
+        ("ctx_size_out", u32),
+        ("ctx_in", u64),
+        ("ctx_out", u64),
+        ("flags", u32),
+        ("cpu", u32),
+        ("batch_size", u32),
+        ("_pad0", u32),
+    ]
+
+
+# BPF helper flags and ring buffer record header bits (include/uapi/linux/bpf.h).
+BPF_F_CURRENT_CPU = 0xFFFFFFFF
+BPF_F_CTXLEN_SHIFT = 32
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+BPF_RINGBUF_HDR_SZ = 8
+BPF_F_TEST_RUN_ON_CPU = 1 << 0
+
+# include/uapi/linux/perf_event.h
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_SAMPLE_TIME = 1 << 2
+PERF_SAMPLE_RAW = 1 << 10
+PERF_RECORD_LOST = 2
+PERF_RECORD_SAMPLE = 9
+PERF_FLAG_FD_CLOEXEC = 1 << 3
+PERF_EVENT_IOC_ENABLE = 0x2400  # _IO('$', 0)
+PERF_EVENT_IOC_DISABLE = 0x2401  # _IO('$', 1)
+PERF_ATTR_FLAG_DISABLED = 1 << 0
+PERF_ATTR_FLAG_WATERMARK = 1 << 14
+# struct perf_event_mmap_page: data_head and data_tail sit at fixed offsets of the first page.
+PERF_MMAP_DATA_HEAD = 1024
+PERF_MMAP_DATA_TAIL = 1032
+
+# perf_event_open(2) has no libc wrapper either.
+_SYS_PERF_EVENT_OPEN = {
+    "x86_64": 298,
+    "aarch64": 241,
+    "arm64": 241,
+    "riscv64": 241,
+    "loongarch64": 241,
+    "i386": 336,
+    "i686": 336,
+    "armv7l": 364,
+    "armv6l": 364,
+    "ppc64le": 319,
+    "ppc64": 319,
+    "s390x": 331,
+    "mips64": 5292,
+}
+
+
+def sys_perf_event_open_number(machine: str | None = None) -> int:
+    """The perf_event_open(2) syscall number of ``machine`` (default: this one)."""
+    machine = machine or os.uname().machine
+    try:
+        return _SYS_PERF_EVENT_OPEN[machine]
+    except KeyError:
+        raise OSError(f"perf_event_open(2) syscall number unknown for architecture {machine!r}") from None
+
+
+class PerfEventAttr(ctypes.Structure):
+    """struct perf_event_attr up to PERF_ATTR_SIZE_VER8 (136 bytes); ``flags`` holds the bitfield
+    word (disabled, inherit, ..., watermark at bit 14)."""
+
+    _fields_ = [
+        ("type", u32),
+        ("size", u32),
+        ("config", u64),
+        ("sample_period", u64),  # union with sample_freq
+        ("sample_type", u64),
+        ("read_format", u64),
+        ("flags", u64),
+        ("wakeup_events", u32),  # union with wakeup_watermark
+        ("bp_type", u32),
+        ("config1", u64),
+        ("config2", u64),
+        ("branch_sample_type", u64),
+        ("sample_regs_user", u64),
+        ("sample_stack_user", u32),
+        ("clockid", s32),
+        ("sample_regs_intr", u64),
+        ("aux_watermark", u32),
+        ("sample_max_stack", ctypes.c_uint16),
+        ("_reserved_2", ctypes.c_uint16),
+        ("aux_sample_size", u32),
+        ("_reserved_3", u32),
+        ("sig_data", u64),
+        ("config3", u64),
+    ]
+
+
 _ENUMS = {
     "Cmd": (CMD, "IntEnum"),
     "MapType": (MAP_TYPE, "IntEnum"),

@@ -466,3 +466,40 @@ def btf_get_info(fd: int, *, data: bool = True, obj: object = None) -> tuple[int
 def prog_bind_map(prog_fd: int, map_fd: int, obj: object = None) -> None:
     """BPF_PROG_BIND_MAP: keep ``map_fd``'s map alive (and listed) with the program."""
     bpf(CMD.PROG_BIND_MAP, abi.ProgBindMapAttr(prog_fd=prog_fd, map_fd=map_fd), "bind map", obj)
+
+
+# -- events: BPF_PROG_TEST_RUN (the tests' and benchmarks' event producer) -----------------------
+
+
+def prog_test_run(
+    prog_fd: int,
+    data_in: bytes = b"",
+    repeat: int = 0,
+    ctx_in: bytes = b"",
+    *,
+    data_out_size: int | None = None,
+    ctx_out_size: int = 0,
+    flags: int = 0,
+    cpu: int = 0,
+    batch_size: int = 0,
+    obj: object = None,
+) -> tuple[int, int, bytes]:
+    """BPF_PROG_TEST_RUN: run the program ``repeat`` times (0 is once) on ``data_in``/``ctx_in``.
+
+    Returns (retval, duration in ns per run, data_out); ``data_out`` has room for
+    ``data_out_size`` bytes (default: as many as ``data_in`` plus 256, for programs that grow it).
+    """
+    din = _array(data_in)
+    cin = _array(ctx_in)
+    if data_out_size is None:
+        data_out_size = len(data_in) + 256 if data_in else 0
+    dout = ctypes.create_string_buffer(data_out_size) if data_out_size else None
+    cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
+    attr = abi.ProgTestRunAttr(
+        prog_fd=prog_fd, data_size_in=len(data_in), data_in=address(din), data_size_out=data_out_size,
+        data_out=address(dout), repeat=repeat, ctx_size_in=len(ctx_in), ctx_in=address(cin),
+        ctx_size_out=ctx_out_size, ctx_out=address(cout), flags=flags, cpu=cpu, batch_size=batch_size,
+    )
+    bpf(CMD.PROG_TEST_RUN, attr, "test_run", obj)
+    out = dout.raw[: min(attr.data_size_out, data_out_size)] if dout is not None else b""
+    return attr.retval, attr.duration, out
