@@ -59,7 +59,7 @@ class Result:
 
 
 _cache: dict[tuple, Result] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a helper probe asks for its program type first
 
 
 def clear_cache() -> None:
