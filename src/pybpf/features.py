@@ -120,53 +120,32 @@ def _close(fd: int) -> None:
     os.close(fd)
 
 
-# -- the kernel's BTF: the few type ids probes need --------------------------------------------
-# pybpf.btf (being written) will own BTF; until it lands, this is the smallest scan that finds
-# a named type's id: walk the type section once, index STRUCT, TYPEDEF and FUNC names.
+# -- the kernel's BTF: the few type ids probes need ----------------------------------------------
 
-_BTF_KIND_STRUCT, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 4, 8, 12
-# Bytes after the 12-byte btf_type header, per kind: fixed, and per vlen item.
-_BTF_FIXED = {1: 4, 3: 12, 14: 4, 17: 4}
-_BTF_PER_ITEM = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
-_btf_index: dict[tuple[str, int], tuple[int, int]] | None = None
+_BTF_KIND_STRUCT, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 4, 8, 12  # BTF_KIND_*
+_vmlinux = None
 _btf_error: str = ""
 
 
-def _vmlinux_index() -> dict[tuple[str, int], tuple[int, int]] | None:
-    global _btf_index, _btf_error
-    if _btf_index is not None or _btf_error:
-        return _btf_index
-    try:
-        with open(VMLINUX_BTF, "rb") as f:
-            data = f.read()
-        magic, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", data)
-        if magic != 0xEB9F:
-            raise ValueError(f"{VMLINUX_BTF}: not little-endian BTF (magic {magic:#x})")
-    except (OSError, ValueError, struct.error) as e:
-        _btf_error = f"no kernel BTF: {e}"
-        return None
-    strs = hdr_len + str_off
-    index: dict[tuple[str, int], tuple[int, int]] = {}
-    want = (_BTF_KIND_STRUCT, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC)
-    unpack = struct.Struct("<III").unpack_from
-    off, end, tid = hdr_len + type_off, hdr_len + type_off + type_len, 1
-    while off < end:
-        name_off, info, size = unpack(data, off)
-        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        if kind in want and name_off:
-            start = strs + name_off
-            name = data[start:data.index(b"\0", start)].decode()
-            index.setdefault((name, kind), (tid, size))
-        off += 12 + _BTF_FIXED.get(kind, 0) + _BTF_PER_ITEM.get(kind, 0) * vlen
-        tid += 1
-    _btf_index = index
-    return index
-
-
 def _btf_id(name: str, kind: int) -> tuple[int, int] | None:
-    """(type id, size) of ``name`` of ``kind`` in vmlinux BTF; None if absent (or no BTF)."""
-    index = _vmlinux_index()
-    return None if index is None else index.get((name, kind))
+    """(type id, size; 0 for kinds without one) of ``name`` of ``kind`` in the kernel's BTF;
+    None if absent, or if there is no kernel BTF (``_btf_error`` then says why)."""
+    global _vmlinux, _btf_error
+    if _vmlinux is None:
+        if _btf_error:
+            return None
+        from . import btf  # here: parsing vmlinux BTF costs ~0.1 s, paid by the first probe needing it
+
+        try:
+            _vmlinux = btf.vmlinux(VMLINUX_BTF)
+        except (OSError, ValueError) as e:
+            _btf_error = f"no kernel BTF: {e}"
+            return None
+    try:
+        t = _vmlinux.find(name, kind)
+    except KeyError:  # TypeNotFound
+        return None
+    return t.id, getattr(t, "size", None) or 0
 
 
 def _btf_int_blob() -> bytes:
