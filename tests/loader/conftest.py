@@ -1,5 +1,6 @@
-"""Loader test fixtures: tests/bpf/loader_*.bpf.c compiled by clang once per session, with a
-vmlinux.h generated from the running kernel's BTF into the build directory."""
+"""Loader test fixtures: the tests/bpf/loader_*.bpf.c objects (built by the shared session
+build, with vmlinux.h generated from the running kernel), variants compiled here (big-endian,
+without debug info), and small helpers to look at what the kernel holds."""
 
 from __future__ import annotations
 
@@ -16,32 +17,73 @@ BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 ARCH = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 
-def clang_bpf(src: Path, out: Path, include: Path, *extra: str) -> Path:
-    subprocess.run(
-        ["clang", "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{ARCH}", "-I", str(include),
-         "-I", f"/usr/include/{os.uname().machine}-linux-gnu", *extra, "-c", str(src), "-o", str(out)],
-        check=True, capture_output=True, text=True,
-    )
+@pytest.fixture(scope="session")
+def objs(bpf_objects: dict[str, Path]) -> dict[str, Path]:
+    """tests/bpf/loader_*.bpf.c built: ``objs["basic"]`` is loader_basic's object."""
+    return {k[len("loader_"):]: v for k, v in bpf_objects.items() if k.startswith("loader_")}
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory, bpf_objects: dict[str, Path]):
+    """``variant("basic", "-target", "bpfeb")``: loader_basic.bpf.c compiled with other flags."""
+    d = tmp_path_factory.mktemp("loader-variants")
+    include = next(iter(bpf_objects.values())).parent  # the shared build dir holds vmlinux.h
+    built: dict[tuple, Path] = {}
+
+    def build(name: str, *flags: str) -> Path:
+        key = (name, flags)
+        if key not in built:
+            out = d / f"{name}-{len(built)}.o"
+            target = [] if "-target" in flags else ["-target", "bpf"]
+            debug = [] if "-g0" in flags else ["-g"]
+            subprocess.run(
+                ["clang", *debug, "-O2", *target, f"-D__TARGET_ARCH_{ARCH}", "-I", str(include), "-I",
+                 str(BPF_SRC / "build"), "-I", f"/usr/include/{os.uname().machine}-linux-gnu", *flags, "-c",
+                 str(BPF_SRC / f"loader_{name}.bpf.c"), "-o", str(out)],
+                check=True, capture_output=True, text=True,
+            )
+            built[key] = out
+        return built[key]
+
+    return build
+
+
+def map_ids() -> set[int]:
+    from pybpf.maps import map_ids as ids
+
+    return set(ids())
+
+
+def prog_ids() -> set[int]:
+    from pybpf.programs import prog_ids as ids
+
+    return set(ids())
+
+
+def names_of_maps(ids: set[int]) -> set[str]:
+    """Names of the maps among ``ids`` that still exist."""
+    from pybpf import Map
+    from pybpf.errors import NotFound
+
+    out = set()
+    for i in ids:
+        try:
+            with Map.from_id(i) as m:
+                out.add(m.name)
+        except NotFound:
+            pass
     return out
 
 
-@pytest.fixture(scope="session")
-def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("loader-build")
-    with open(d / "vmlinux.h", "w") as f:
-        subprocess.run([BPFTOOL, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], stdout=f,
-                       check=True)
-    return d
+def names_of_progs(ids: set[int]) -> set[str]:
+    from pybpf import Program
+    from pybpf.errors import NotFound
 
-
-@pytest.fixture(scope="session")
-def objs(build_dir: Path) -> dict[str, Path]:
-    """tests/bpf/loader_*.bpf.c built: ``objs["basic"]`` is loader_basic.bpf.o."""
-    out = {}
-    for src in sorted(BPF_SRC.glob("loader_*.bpf.c")):
-        name = src.name[len("loader_"):-len(".bpf.c")]
+    out = set()
+    for i in ids:
         try:
-            out[name] = clang_bpf(src, build_dir / src.name.replace(".c", ".o"), build_dir)
-        except subprocess.CalledProcessError as e:
-            pytest.fail(f"clang failed on {src.name}:\n{e.stderr}")
+            with Program.from_id(i) as p:
+                out.add(p.name)
+        except NotFound:
+            pass
     return out

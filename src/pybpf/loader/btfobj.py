@@ -35,6 +35,7 @@ class ObjectBTF:
         self.btf = BTF.from_bytes(bytes(raw), name=".BTF")
         if self.btf.byte_order != "little":
             raise ValueError("big-endian BTF")
+        self.btf.validate()  # an object's BTF is small: check it all now rather than fail midway
         self._int32: int | None = None
 
     # -- lookups ------------------------------------------------------------------------------
@@ -123,6 +124,7 @@ class ObjectBTF:
             vars_ = list(t.vars)
             if t.name not in (".kconfig", ".ksyms"):
                 fix_offsets = False
+                size = t.size
                 if t.size == 0:
                     size = sizes.get(t.name, 0)
                     if not size:
@@ -139,6 +141,9 @@ class ObjectBTF:
                     if sym is None:
                         raise LookupError(f"DATASEC {t.name!r}: no ELF symbol for VAR {v.name!r}")
                     if fix_offsets:
+                        if sym.value + vs.size > size:
+                            raise LookupError(f"DATASEC {t.name!r}: VAR {v.name!r} at {sym.value} lies outside "
+                                              f"its {size}-byte section")
                         vars_[i] = vs.replace(offset=sym.value)
                     if sym.visibility in (1, 2):  # STV_INTERNAL, STV_HIDDEN: a static variable to the kernel
                         self._put(self._rec(v.id) + 12, VAR_LINKAGE.STATIC)

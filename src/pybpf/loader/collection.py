@@ -17,7 +17,7 @@ from .._sys import abi
 from .._sys import syscall as _bpf
 from .._sys.abi import MAP_TYPE
 from .._sys.fd import FD
-from ..errors import BPFError, InvalidArgument
+from ..errors import BPFError, InvalidArgument, LoadError
 from ..maps import Map
 from ..programs import Program
 from . import btfext
@@ -327,7 +327,15 @@ class _Loader:
                 from .._sys import proc
 
                 attr.max_entries = proc.possible_cpus()
-            fd = _bpf.map_create(attr, f"map {ms.name!r} of {spec.name}")
+            what = f"map {ms.name!r} of {spec.name}"
+            try:
+                fd = _bpf.map_create(attr, what)
+            except BPFError:
+                if not attr.btf_fd:
+                    raise
+                # libbpf retries without BTF (a prog_array's key type without a value type, ...)
+                attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0
+                fd = _bpf.map_create(attr, what)
         finally:
             if inner is not None:
                 inner.close()
@@ -413,16 +421,23 @@ class _Loader:
             attach_btf_id, attach_obj_fd = self._attach_btf(p)
             fi_size = spec.btf_ext.func_info_rec_size if spec.btf_ext and func_info else 0
             li_size = spec.btf_ext.line_info_rec_size if spec.btf_ext and line_info else 0
-            fd = _bpf.prog_load(
-                p.prog_type, bytes(insns), spec.license.encode(), name=p.name.encode()[:abi.BPF_OBJ_NAME_LEN - 1],
-                expected_attach_type=p.expected_attach_type, attach_btf_id=attach_btf_id,
-                attach_btf_obj_fd=attach_obj_fd, prog_flags=p.prog_flags, kern_version=kver,
-                prog_btf_fd=self.btf_fd.fileno() if self.btf_fd is not None else 0,
+            args = dict(
+                name=p.name.encode()[:abi.BPF_OBJ_NAME_LEN - 1], expected_attach_type=p.expected_attach_type,
+                attach_btf_id=attach_btf_id, attach_btf_obj_fd=attach_obj_fd, prog_flags=p.prog_flags,
+                kern_version=kver, prog_btf_fd=self.btf_fd.fileno() if self.btf_fd is not None else 0,
                 func_info=b"".join(func_info) if self.btf_fd is not None else b"", func_info_rec_size=fi_size,
                 line_info=b"".join(line_info) if self.btf_fd is not None else b"", line_info_rec_size=li_size,
-                fd_array=self.fd_array, log_level=self.log_level, log_size=self.log_size,
-                obj=f"program {p.name!r} of {spec.name}",
+                fd_array=self.fd_array, log_size=self.log_size, obj=f"program {p.name!r} of {spec.name}",
             )
+            try:
+                fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=self.log_level,
+                                    **args)
+            except LoadError as e:
+                if e.log or self.log_level:
+                    raise
+                # refused before the verifier logged anything at level 0 (ENOENT, ESRCH ...): ask again
+                # with a log, as libbpf does, so that the error says why
+                fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=1, **args)
             prog = ObjectProgram.from_fd(fd, take_ownership=True)
             prog.section = p.section
             prog.expected_attach_type = p.expected_attach_type

@@ -13,9 +13,10 @@ import os
 import struct
 
 from .._sys.abi import MAP_FLAGS, MAP_TYPE, PROG_TYPE
+from ..errors import BTFError
 from . import elf as _elf
 from . import insn as _insn
-from .errors import ObjectError
+from .errors import ELFError, ObjectError
 from .sections import ATTACH_BTF, SectionDef, attach_target, find_section_def, prog_flags
 
 TYPE_CHECKING = False
@@ -205,8 +206,10 @@ class ObjectSpec:
         self.path = path or name or "<bytes>"
         self.name = name if name is not None else object_name(self.path)
         e = self.elf = _elf.ELFFile(data, self.path, machine=None)
-        if e.type != _elf.ET_REL or e.machine not in (_elf.EM_BPF, 0):  # old LLVM wrote EM_NONE
-            raise ObjectError(self.path, "not a BPF object file (ELF type or machine is not BPF's)")
+        if e.machine not in (_elf.EM_BPF, 0):  # old LLVM wrote EM_NONE
+            raise ELFError(self.path, f"not a BPF object (e_machine {e.machine}, expected {_elf.EM_BPF})")
+        if e.type != _elf.ET_REL:
+            raise ELFError(self.path, f"not a relocatable object (e_type {e.type})")
         if e.byteorder != "little":
             raise ObjectError(self.path, "endianness mismatch: the object is big-endian")
         self.license = ""
@@ -222,7 +225,10 @@ class ObjectSpec:
         self._maps_index = -1
         self._maps_btf_id = 0
         self._sec_kind: dict[int, str] = {}
-        self._collect(pin_root)
+        try:
+            self._collect(pin_root)
+        except BTFError as exc:  # raised lazily while reading types: malformed .BTF
+            raise ObjectError(self.path, f"invalid .BTF section: {exc.detail or exc}") from None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, *, name: str | None = None, pin_root: str | None = None) -> ObjectSpec:
