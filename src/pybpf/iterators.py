@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 
+from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
 from ._sys.abi import ATTACH_TYPE, CGROUP_ITER_ORDER
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from ._sys.abi import CgroupIterOrder
 
-__all__ = ["CgroupIterOrder", "Iterator", "attach_iter", "open_pinned", "read_pinned"]
+__all__ = ["CgroupIterOrder", "IterTarget", "Iterator", "attach_iter", "open_pinned", "read_pinned", "targets"]
 
 # The kernel fills one read(2) from a seq_file buffer of PAGE_SIZE << 3: larger reads gain nothing.
 CHUNK = os.sysconf("SC_PAGE_SIZE") << 3
@@ -67,6 +68,7 @@ def attach_iter(
     cgroup: object = None,
     cgroup_id: int | None = None,
     order: CgroupIterOrder | int | None = None,
+    attach_type: int | None = None,
 ) -> Link:
     """BPF_LINK_CREATE for an iterator program (a ``Program`` or an fd) -> its ``Link``.
 
@@ -74,6 +76,7 @@ def attach_iter(
     ``task_tid``/``task_pid``/``task_pid_fd`` for task, task_file and task_vma; ``cgroup``
     (a cgroup directory path, an fd or an object with fileno()) or ``cgroup_id``, and ``order``
     (``CgroupIterOrder``) for cgroup. None of them: the iterator walks everything.
+    ``attach_type`` replaces BPF_TRACE_ITER (libbpf passes the program's expected attach type).
     """
     op, name = "attach iterator", getattr(prog, "name", None) or None
     groups = {
@@ -112,7 +115,8 @@ def attach_iter(
             info = _bpf.iter_link_info(cgroup_fd=cg_fd, cgroup_id=cgroup_id or 0, order=int(order or 0))
         else:
             info = b""
-        fd = _bpf.link_create(prog_fd, 0, ATTACH_TYPE.TRACE_ITER, iter_info=info, obj=name)
+        at = ATTACH_TYPE.TRACE_ITER if attach_type is None else attach_type
+        fd = _bpf.link_create(prog_fd, 0, at, iter_info=info, obj=name)
     finally:
         if opened is not None:
             opened.close()
@@ -272,3 +276,83 @@ def read_pinned(path: str) -> bytes:
     with Iterator.from_pinned(path) as it:
         return it.read()
 
+
+
+# -- the kernel's iterator targets ----------------------------------------------------------------
+
+IterTarget = record(
+    "IterTarget",
+    "name btf_id module ctx parameter",
+    "An iterator target: ``name`` (what follows ``iter/`` in a section name), the BTF id of its "
+    "FUNC ``bpf_iter_<name>`` in ``module`` ('vmlinux' or a module's name), ``ctx`` (the member "
+    "names of ``struct bpf_iter__<name>`` after ``meta``) and ``parameter``: 'map' (required), "
+    "'task' or 'cgroup' (see attach_iter), None.",
+    __name__,
+)
+
+# What each target's attach_target reads from union bpf_iter_link_info (kernel/bpf/*_iter.c,
+# net/core/{bpf_sk_storage,sock_map}.c): not in BTF, so known by name.
+PARAMETERS = {
+    "bpf_map_elem": "map", "bpf_sk_storage_map": "map", "sockmap": "map",
+    "task": "task", "task_file": "task", "task_vma": "task", "cgroup": "cgroup",
+}
+
+
+def _named_with_prefix(b, prefix: str) -> _Iter:
+    """The types of ``b`` (its own, not its base's) whose names start with ``prefix``."""
+    from bisect import bisect_left
+
+    index, key = getattr(b, "_name_index", None), getattr(b, "_name_key", None)
+    if index is None or key is None:  # no sorted name index: walk every type
+        yield from (t for t in b if t.name.startswith(prefix))
+        return
+    ids, raw = index(), prefix.encode()
+    i = bisect_left(ids, raw, key=key)
+    while i < len(ids) and key(ids[i]).startswith(raw):
+        yield b[ids[i]]
+        i += 1
+
+
+def _member_name(b, m) -> str:
+    """A context member's name: ``__bpf_md_ptr`` wraps each pointer in an anonymous union."""
+    depth = 0
+    while not m.name and depth < 8:
+        t = b.resolve(m.type_id)
+        if not getattr(t, "members", None):
+            break
+        m, depth = t.members[0], depth + 1
+    return m.name
+
+
+def targets() -> list[IterTarget]:
+    """The iterator targets the running kernel offers, from its BTF (vmlinux, then modules),
+    sorted by name: each a FUNC ``bpf_iter_<name>`` taking ``struct bpf_iter_meta *`` first,
+    with a ``struct bpf_iter__<name>`` context."""
+    from . import btf as _btf
+    from .btf.types import KIND
+
+    sources = [("vmlinux", _btf.vmlinux())]
+    for mod in _btf.module_names():
+        try:
+            sources.append((mod, _btf.module(mod)))
+        except OSError:
+            continue  # unloaded meanwhile
+    found: dict[str, IterTarget] = {}
+    for where, b in sources:
+        for func in _named_with_prefix(b, "bpf_iter_"):
+            if func.KIND != KIND.FUNC:
+                continue
+            name = func.name[len("bpf_iter_"):]
+            proto = b[func.type_id]
+            if proto.KIND != KIND.FUNC_PROTO or not proto.params:
+                continue
+            first = b[proto.params[0].type_id]
+            if first.KIND != KIND.PTR or b.resolve(first.type_id).name != "bpf_iter_meta":
+                continue
+            ctx = b.find_all(f"bpf_iter__{name}", KIND.STRUCT)
+            if not ctx:
+                continue  # a helper taking the meta (bpf_iter_get_info), not a target
+            names = tuple(_member_name(b, m) for m in ctx[0].members)
+            members = tuple(n for n in names if n != "meta")
+            found.setdefault(name, IterTarget(name, func.id, where, members, PARAMETERS.get(name)))
+    return [found[k] for k in sorted(found)]
