@@ -294,9 +294,10 @@ def do_run(args: Args, out: Output) -> int:
                     for chunk in it.iter_chunks():
                         out.write_bytes(chunk)
             except BPFError as e:
-                if out.json:
-                    out.end_all()
+                # Under -j the error object goes inside the array, as bpftool's p_err puts it.
                 out.error(f"can't read iterator: {os.strerror(e.errno)}")
+                if out.json:
+                    out.end_array()
                 return -e.errno
         return 0
     finally:
