@@ -44,6 +44,11 @@ _LAZY = {
     "btf": "pybpf.btf",
     "BTFError": "pybpf.errors",
     "TypedMap": "pybpf.typed",
+    # loader
+    "loader": "pybpf.loader",
+    "Collection": "pybpf.loader",
+    "ObjectError": "pybpf.loader",
+    "ELFError": "pybpf.loader",
 }
 
 __all__ = sorted(_LAZY)

@@ -3,8 +3,9 @@
  * purpose: fields reordered, fields the kernel lacks, a flat view of fields the kernel keeps in
  * an anonymous struct, a flexible array, a bitfield, flavored names (___mine), enum values
  * that are wrong locally. Every relocation kind clang 14 emits is exercised; results go to
- * .bss (`out`), read back by tests/loader/test_core.py through the map. No vmlinux.h: the
- * local types are the point. */
+ * .bss (`out`), read back by tests/loader/test_core.py through the map (which also turns two
+ * TYPE_EXISTS records into TYPE_MATCHES, which clang 14 cannot emit). No vmlinux.h: the local
+ * types are the point. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -24,6 +25,10 @@ struct task_struct___mine {
 	struct mm_struct___mine *mm;
 } __attribute__((preserve_access_index));
 
+struct list_head___mine {	/* the kernel's list_head exactly: TYPE_MATCHES would say so */
+	struct list_head___mine *next, *prev;
+} __attribute__((preserve_access_index));
+
 struct no_such_kernel_type___mine {
 	int x;
 } __attribute__((preserve_access_index));
@@ -40,7 +45,7 @@ struct out {
 	__u64 arg_start, arg_end, cpu_bits;
 	__u64 reset_on_fork, lshift, rshift;
 	__u64 type_id_local, type_id_target, type_exists, nope_type_exists, type_size;
-	__u64 enum_tgid, enum_sid, enum_tgid_exists, enum_nope_exists, comm_offset, comm2;
+	__u64 enum_tgid, enum_sid, enum_tgid_exists, enum_nope_exists, comm_offset, comm2, lh_exists;
 	char comm[16];
 };
 
@@ -76,6 +81,7 @@ int core_task(void *ctx)
 	out.type_exists = bpf_core_type_exists(struct task_struct___mine);
 	out.nope_type_exists = bpf_core_type_exists(struct no_such_kernel_type___mine);
 	out.type_size = bpf_core_type_size(struct task_struct___mine);
+	out.lh_exists = bpf_core_type_exists(struct list_head___mine);	/* tests turn two of these */
 
 	out.enum_tgid = bpf_core_enum_value(enum pid_type___mine, PIDTYPE_TGID___mine);
 	out.enum_sid = bpf_core_enum_value(enum pid_type___mine, PIDTYPE_SID___mine);

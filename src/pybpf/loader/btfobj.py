@@ -64,14 +64,6 @@ class ObjectBTF:
             out.append((v.name, v.linkage, vs.offset, vs.size, v.type_id))
         return out
 
-    def datasec_has_global(self, sec_id: int) -> bool:
-        """Whether a global data section exposes a non-static variable (libbpf then makes its map mmapable)."""
-        for vs in self.btf[sec_id].vars:
-            v = self.btf[vs.type_id]
-            if v.KIND == KIND.VAR and v.linkage != VAR_LINKAGE.STATIC:
-                return True
-        return False
-
     def find_extern(self, name: str) -> tuple[int, str, int, bool] | None:
         """An extern's (VAR or FUNC id, name of the DATASEC holding it, type id, is a function)."""
         btf = self.btf

@@ -545,13 +545,12 @@ class _Loader:
     def _relocate_extern(self, p: ProgramSpec, insns: bytearray, at: int, kind: str, x: ExternSpec, i: int) -> None:
         v = self.ext_values.get(i)
         if kind == RELO_EXTERN_CALL:
-            if v is None or v[0] != "btf":
-                # an unresolved weak kfunc: an invalid call the verifier reports if reachable
-                _insn.set_insn(insns, at, _insn.CALL, 0, 0, 0, 2002000000 + i)
-                return
             _insn.set_src_reg(insns, at, _insn.PSEUDO_KFUNC_CALL)
-            _insn.set_imm(insns, at, v[1])
-            _insn.set_off(insns, at, v[3])
+            # an unresolved weak kfunc calls BTF id 0, which the verifier accepts in dead code
+            # (libbpf 1.1, bpftool 7.1's; later libbpf poisons the call instead)
+            resolved = v is not None and v[0] == "btf"
+            _insn.set_imm(insns, at, v[1] if resolved else 0)
+            _insn.set_off(insns, at, v[3] if resolved else 0)
             return
         if v is not None and v[0] == "btf":
             _insn.set_src_reg(insns, at, _insn.PSEUDO_BTF_ID)

@@ -9,11 +9,12 @@ relocations of each program's instructions.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 
 from .._sys.abi import MAP_FLAGS, MAP_TYPE, PROG_TYPE
-from ..errors import BTFError
+from ..errors import BTFError, error_for
 from . import elf as _elf
 from . import insn as _insn
 from .errors import ELFError, ObjectError
@@ -238,7 +239,7 @@ class ObjectSpec:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
-            raise ObjectError(path, f"cannot read object file: {e.strerror}", err=e.errno or 22) from None
+            raise error_for(e.errno or errno.EIO, "open object", path) from None
         return cls(data, name, path, pin_root=pin_root)
 
     def _fail(self, detail: str, err: int = 22):
@@ -411,6 +412,9 @@ class ObjectSpec:
                 self._fail(f"extern {sym.name!r}: unrecognized extern section {sec_name!r}")
             self.externs.append(ExternSpec(sym.name, kind, sym.index, sym.bind == _elf.STB_WEAK, btf_id, type_id,
                                            is_func))
+        # libbpf's order (cmp_externs: kconfig before ksym, then by name): an unresolved weak
+        # kfunc's poisoned call carries its index, so the instructions (and tag) match libbpf's
+        self.externs.sort(key=lambda x: (x.kind != "kconfig", x.name))
         if any(x.kind == "kconfig" for x in self.externs):
             names = ", ".join(x.name for x in self.externs if x.kind == "kconfig")
             self._fail(f"__kconfig externs are not supported yet ({names})", err=95)
@@ -426,8 +430,10 @@ class ObjectSpec:
         for idx in sorted(self._sec_kind):
             kind = self._sec_kind[idx]
             sec = e.sections[idx]
-            m = MapSpec(internal_map_name(self.name, sec.name), kind, MAP_TYPE.ARRAY, 4, sec.size, 1,
-                        MAP_FLAGS.RDONLY_PROG if kind == MAP_RODATA else 0)
+            # mmapable always, as libbpf 1.1 (bpftool 7.1's) makes them; later libbpf only when a
+            # non-static variable is exposed (ObjectBTF.datasec_has_global)
+            flags = MAP_FLAGS.MMAPABLE | (MAP_FLAGS.RDONLY_PROG if kind == MAP_RODATA else 0)
+            m = MapSpec(internal_map_name(self.name, sec.name), kind, MAP_TYPE.ARRAY, 4, sec.size, 1, flags)
             m.real_name = sec.name
             m.sec_index = idx
             m.contents = bytes(e.data(sec)) if kind != MAP_BSS else bytes(sec.size)
@@ -435,8 +441,6 @@ class ObjectSpec:
                 datasec = self.btf.find_datasec(sec.name)
                 if datasec:
                     m.btf_value_type_id = datasec
-                    if self.btf.datasec_has_global(datasec):
-                        m.flags |= MAP_FLAGS.MMAPABLE
             self.maps.append(m)
 
     def _init_legacy_maps(self, sec: _elf.Section) -> None:
