@@ -331,28 +331,44 @@ class PerfReader(_Reader):
         while tail < head:
             off = tail & mask
             start = base + off
-            rsize = _HDR.unpack_from(mm, start)[2]
-            if off + rsize <= size:
-                rec = mm
-            else:  # the record runs past the ring's end: join its two parts
-                rec = mm[start:base + size] + mm[base:base + off + rsize - size]
-                start = 0
-            if timestamps:
-                typ, _, _, t, raw = unpack_from(rec, start) if rsize >= body else (_HDR.unpack_from(rec, start)
-                                                                                   + (None, 0))
+            if off + body <= size:
+                # The usual case: one unpack gives the header and (for a sample) the raw size.
+                h = unpack_from(mm, start)
+                rsize = h[2]
+                if h[0] == _SAMPLE and off + rsize <= size:
+                    data = mm[start + body:start + body + h[-1]]
+                    append(_new(PerfRecord, (cpu, index, _SAMPLE, decode(data) if decode else data, 0,
+                                             h[3] if timestamps else None, 0)))
+                    tail += rsize
+                    continue
+            self._read_record(ring, mm, start, off, out)
+            tail += _HDR.unpack_from(mm, start)[2]
+
+    def _read_record(self, ring: _PerfRing, mm, start: int, off: int, out: list) -> None:
+        """Any record, also one that runs past the ring's end (its two parts are joined)."""
+        size = ring.size
+        base = _perf.PAGE_SIZE
+        rsize = _HDR.unpack_from(mm, start)[2]
+        if off + rsize <= size:
+            rec = mm[start:start + rsize]
+        else:
+            rec = mm[start:base + size] + mm[base:base + off + rsize - size]
+        typ = _HDR.unpack_from(rec)[0]
+        cpu, index = ring.cpu, ring.index
+        if typ == _SAMPLE:
+            if self._timestamps:
+                t, raw = struct.unpack_from("<QI", rec, 8)
+                data = rec[20:20 + raw]
             else:
-                typ, _, _, raw = unpack_from(rec, start) if rsize >= body else _HDR.unpack_from(rec, start) + (0,)
-                t = None
-            if typ == _SAMPLE:
-                data = rec[start + body:start + body + raw]
-                append(_new(PerfRecord, (cpu, index, _SAMPLE, decode(data) if decode else data, 0, t, 0)))
-            elif typ == _LOST:
-                id_, n = _LOST_BODY.unpack_from(rec, start + 8)
-                self.lost += n
-                append(_new(PerfRecord, (cpu, index, _LOST, None, n, None, id_)))
-            else:
-                append(_new(PerfRecord, (cpu, index, typ, rec[start:start + rsize], 0, None, 0)))
-            tail += rsize
+                t, raw = None, _U32.unpack_from(rec, 8)[0]
+                data = rec[12:12 + raw]
+            out.append(_new(PerfRecord, (cpu, index, _SAMPLE, self._decode(data) if self._decode else data, 0, t, 0)))
+        elif typ == _LOST:
+            id_, n = _LOST_BODY.unpack_from(rec, 8)
+            self.lost += n
+            out.append(_new(PerfRecord, (cpu, index, _LOST, None, n, None, id_)))
+        else:
+            out.append(_new(PerfRecord, (cpu, index, typ, rec, 0, None, 0)))
 
 
 def _online_cpus() -> list[int]:
@@ -393,7 +409,8 @@ class RingBufReader(_Reader):
             p = memoryview(self._prod_mm)
             self._cons = c[:8].cast("Q")
             self._prod = p[:8].cast("Q")
-            self._views = [self._cons, self._prod, c, p]
+            self._words = p.cast("I")  # record headers, read as aligned u32 words
+            self._views = [self._cons, self._prod, self._words, c, p]
             self._waiter = _perf.Waiter(armed=False)
             self._waiter.register(fd)
             self._waiter.arm()
@@ -422,13 +439,13 @@ class RingBufReader(_Reader):
             return
         _perf.fence()  # record headers up to producer_pos are written before we read them
         mm = self._prod_mm
+        words = self._words
         mask = self._size - 1
         base = _perf.PAGE_SIZE + 8
-        unpack_from = _U32.unpack_from
         spans = []
         while cons < prod:
             start = base + (cons & mask)
-            hdr = unpack_from(mm, start - 8)[0]
+            hdr = words[(start - 8) >> 2]
             if hdr & _BUSY:
                 break  # not committed yet: later records wait for it, as the kernel's order says
             n = hdr & _LEN_MASK
