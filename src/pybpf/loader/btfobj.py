@@ -28,15 +28,18 @@ _INT_FIELDS = ("type", "max_entries", "map_flags", "numa_node", "key_size", "val
 class ObjectBTF:
     """The .BTF of one object. ``btf`` is the parsed (fixed-up) BTF, ``raw`` its blob."""
 
-    __slots__ = ("btf", "raw", "_int32")
+    __slots__ = ("btf", "raw", "_int32", "_sec_names", "_datasecs")
 
-    def __init__(self, raw: bytes):
+    def __init__(self, raw: bytes, sec_names: tuple[str, ...] = ()):
         self.raw = bytearray(raw)
         self.btf = BTF.from_bytes(bytes(raw), name=".BTF")
         if self.btf.byte_order != "little":
             raise ValueError("big-endian BTF")
-        self.btf.validate()  # an object's BTF is small: check it all now rather than fail midway
         self._int32: int | None = None
+        # clang emits a DATASEC per ELF section holding variables: look them up by those names
+        # (through the name index) rather than decoding every type
+        self._sec_names = tuple(dict.fromkeys((*sec_names, ".ksyms", ".kconfig")))
+        self._datasecs: list[int] | None = None
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -53,6 +56,12 @@ class ObjectBTF:
     def find_datasec(self, name: str) -> int:
         """The id of DATASEC ``name``, 0 if none."""
         return self._find(name, KIND.DATASEC)
+
+    def datasecs(self) -> list[int]:
+        """Ids of the DATASECs named after the object's sections (and .ksyms, .kconfig)."""
+        if self._datasecs is None:
+            self._datasecs = sorted(t.id for n in self._sec_names for t in self.btf.find_all(n, KIND.DATASEC))
+        return self._datasecs
 
     def datasec_vars(self, sec_id: int) -> list[tuple[str, int, int, int, int]]:
         """(name, linkage, offset, size, type id) of each VAR of a DATASEC, in order."""
@@ -80,8 +89,9 @@ class ObjectBTF:
                 is_func = True
             else:
                 continue
-            for sec in btf:
-                if sec.KIND == KIND.DATASEC and any(vs.type_id == t.id for vs in sec.vars):
+            for sid in self.datasecs():
+                sec = btf[sid]
+                if any(vs.type_id == t.id for vs in sec.vars):
                     return t.id, sec.name, type_id, is_func
             return t.id, "", type_id, is_func
         return None
@@ -109,9 +119,8 @@ class ObjectBTF:
         if ksyms and any(x.kind == "ksym" for x in externs):
             self._fixup_ksyms(ksyms)
             btf = self.btf
-        for t in list(btf):
-            if t.KIND != KIND.DATASEC:
-                continue
+        for sid in self.datasecs():
+            t = btf[sid]
             rec = self._rec(t.id)
             vars_ = list(t.vars)
             if t.name not in (".kconfig", ".ksyms"):
@@ -119,8 +128,9 @@ class ObjectBTF:
                 size = t.size
                 if t.size == 0:
                     size = sizes.get(t.name, 0)
-                    if not size:
-                        raise LookupError(f"DATASEC {t.name!r}: no ELF section of that name to take its size from")
+                    if not 0 < size < 1 << 32:
+                        raise LookupError(f"DATASEC {t.name!r}: no ELF section of that name to take its size from "
+                                          f"(or a size of {size})")
                     self._put(rec + 8, size)
                     fix_offsets = True
                 for i, vs in enumerate(vars_):
@@ -219,6 +229,7 @@ class ObjectBTF:
     def _reparse(self) -> None:
         self.btf = BTF.from_bytes(bytes(self.raw), name=".BTF")
         self._int32 = None
+        self._datasecs = None
 
     # -- BTF-defined maps ---------------------------------------------------------------------
 

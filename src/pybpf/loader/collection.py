@@ -17,7 +17,7 @@ from .._sys import abi
 from .._sys import syscall as _bpf
 from .._sys.abi import MAP_TYPE
 from .._sys.fd import FD
-from ..errors import BPFError, InvalidArgument, LoadError
+from ..errors import BPFError, BTFError, InvalidArgument, LoadError
 from ..maps import Map
 from ..programs import Program
 from . import btfext
@@ -169,6 +169,9 @@ class _Loader:
             self.create_maps()
             self.load_programs()
             self.init_prog_arrays()
+        except BTFError as e:  # malformed BTF (the object's, read lazily) is the object's problem
+            self.undo()
+            raise ObjectError(spec.path, f"BTF: {e}") from None
         except BaseException:
             self.undo()
             raise

@@ -367,9 +367,9 @@ class ObjectSpec:
         from . import btfobj
 
         try:
-            self.btf = btfobj.ObjectBTF(bytes(data))
-        except Exception as exc:  # the BTF parser's own error, reported as the object's
-            raise ObjectError(self.path, f"invalid .BTF section: {exc}") from exc
+            self.btf = btfobj.ObjectBTF(bytes(data), tuple(s.name for s in self.elf.sections))
+        except (BTFError, ValueError) as exc:  # the BTF parser's own error, reported as the object's
+            raise ObjectError(self.path, f"invalid .BTF section: {getattr(exc, 'detail', None) or exc}") from None
         if ext is not None:
             from .btfext import BTFExt
 
@@ -398,7 +398,10 @@ class ObjectSpec:
                 continue
             if self.btf is None:
                 self._fail(f"extern {sym.name!r} needs the object's BTF, which is missing")
-            found = self.btf.find_extern(sym.name)
+            try:
+                found = self.btf.find_extern(sym.name)
+            except ValueError as exc:
+                self._fail(str(exc))
             if found is None:
                 self._fail(f"no BTF for extern {sym.name!r}")
             btf_id, sec_name, type_id, is_func = found
