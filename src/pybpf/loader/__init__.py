@@ -10,9 +10,24 @@ from __future__ import annotations
 
 import os
 
-from .collection import Collection, ObjectMap, ObjectProgram, load_spec
 from .errors import ELFError, ObjectError
 from .spec import ExternSpec, MapSpec, ObjectSpec, ProgramSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .collection import Collection, ObjectMap, ObjectProgram
+
+_LAZY = ("Collection", "ObjectMap", "ObjectProgram", "load_spec")
+
+
+def __getattr__(name: str):
+    # the loading half (maps, programs, kernel BTF) is imported when first needed: parsing an
+    # object, or reading ELF alone (pybpf.loader.elf), does not pay for it
+    if name in _LAZY:
+        from . import collection
+
+        return getattr(collection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "load", "open_object", "Collection", "ObjectProgram", "ObjectMap", "ObjectSpec", "ProgramSpec", "MapSpec",
@@ -40,5 +55,7 @@ def load(obj: str | os.PathLike | bytes | bytearray | memoryview | ObjectSpec, *
     ``log_level``/``log_size`` are the verifier's; a refused program raises ``LoadError``
     (a ``BPFError`` of the errno's class) carrying the verifier log in ``.log``.
     """
+    from .collection import load_spec
+
     spec = obj if isinstance(obj, ObjectSpec) else open_object(obj, name=name, pin_root=pin_root)
     return load_spec(spec, log_level=log_level, log_size=log_size)

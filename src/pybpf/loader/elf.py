@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 
 from .._record import record
 from .errors import ELFError
@@ -66,6 +67,8 @@ Symbol = record(
     "One symbol table entry; ``shndx`` is the real section index (SHN_XINDEX resolved).",
     "pybpf.loader.elf",
 )
+_new = tuple.__new__  # records built without Record.__new__'s argument checks: a hot loop
+
 Relocation = record(
     "Relocation", "offset sym type addend",
     "One REL/RELA entry: byte ``offset`` in the target section, symbol index, type, addend (0 for REL).",
@@ -200,8 +203,8 @@ class ELFFile:
                 shndx = xindex[i]
             if SHN_UNDEF < shndx < SHN_LORESERVE and shndx >= nsec:
                 self._fail(f"symbol {i} in section {shndx}, which does not exist")
-            out.append(Symbol(i, self._string(soff, ssize, name, "symbol name") if name else "", value, size,
-                              info >> 4, info & 0xF, other & 3, shndx))
+            out.append(_new(Symbol, (i, self._string(soff, ssize, name, "symbol name") if name else "", value,
+                                     size, info >> 4, info & 0xF, other & 3, shndx)))
         return out
 
     def _linked(self, sec: Section, type_: int, what: str) -> Section:
@@ -224,23 +227,28 @@ class ELFFile:
     def relocations(self, sec: Section) -> list[Relocation]:
         """Entries of a SHT_REL or SHT_RELA section, checked against the symbol table."""
         if sec.type == SHT_REL:
-            rows = [(off, info, 0) for off, info in _REL[self.endian].iter_unpack(
-                self._table(sec, _REL[self.endian], "relocation"))]
+            st = _REL[self.endian]
         elif sec.type == SHT_RELA:
-            rows = list(_RELA[self.endian].iter_unpack(self._table(sec, _RELA[self.endian], "relocation")))
+            st = _RELA[self.endian]
         else:
             self._fail(f"section {sec.name!r} is not a relocation section")
-        if rows:
+        table = self._table(sec, st, "relocation")
+        if sec.size:
             symtab = self._linked(sec, SHT_SYMTAB, "symbol table")
             if symtab is not self._symtab:
                 self._fail(f"relocation section {sec.name!r} uses another symbol table")
+        if st.size == 16:
+            words = table.cast("B").cast("Q").tolist() if self.byteorder == sys.byteorder else \
+                [w for row in st.iter_unpack(table) for w in row]
+            rows = zip(words[0::2], words[1::2], (0,) * (len(words) // 2))
+        else:
+            rows = st.iter_unpack(table)
+        out = [_new(Relocation, (off, info >> 32, info & 0xFFFFFFFF, addend)) for off, info, addend in rows]
         nsym = len(self.symbols)
-        out = []
-        for off, info, addend in rows:
-            sym = info >> 32
-            if sym >= nsym:
-                self._fail(f"relocation in {sec.name!r} at {off} names symbol {sym}, past the symbol table ({nsym})")
-            out.append(Relocation(off, sym, info & 0xFFFFFFFF, addend))
+        for r in out:
+            if r[1] >= nsym:
+                self._fail(f"relocation in {sec.name!r} at {r[0]} names symbol {r[1]}, past the symbol table "
+                           f"({nsym})")
         return out
 
     def symbols_in(self, shndx: int) -> list[Symbol]:
