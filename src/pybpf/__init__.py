@@ -44,6 +44,13 @@ _LAZY = {
     "btf": "pybpf.btf",
     "BTFError": "pybpf.errors",
     "TypedMap": "pybpf.typed",
+    # events
+    "events": "pybpf.events",
+    "PerfReader": "pybpf.events",
+    "PerfRecord": "pybpf.events",
+    "RingBufReader": "pybpf.events",
+    "UserRingBuf": "pybpf.events",
+    "Poller": "pybpf.events",
     # loader
     "loader": "pybpf.loader",
     "Collection": "pybpf.loader",
