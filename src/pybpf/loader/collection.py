@@ -17,7 +17,7 @@ from .._sys import abi
 from .._sys import syscall as _bpf
 from .._sys.abi import MAP_TYPE
 from .._sys.fd import FD
-from ..errors import BPFError, BTFError, InvalidArgument, LoadError
+from ..errors import BPFError, BTFError, InvalidArgument, LoadError, load_error
 from ..maps import Map
 from ..programs import Program
 from . import btfext
@@ -156,6 +156,8 @@ class _Loader:
         self.fd_array: list[int] = []
         self.ext_values: dict[int, tuple] = {}
         self.insns: dict[int, bytearray] = {}
+        self.poisoned: dict[int, dict[int, str]] = {}  # program -> insn -> CO-RE access left unresolved
+        self.placed: dict[int, str] = {}  # the same, by instruction of the program being loaded
 
     # -- the steps ----------------------------------------------------------------------------
 
@@ -282,9 +284,11 @@ class _Loader:
             for n, rec in enumerate(p.core_relos):
                 idx = rec.insn_off // 8 - p.sec_insn_off
                 try:
-                    rel.apply(p.name, buf, idx, rec, n)
+                    what = rel.apply(p.name, buf, idx, rec, n)
                 except CoreError as e:
                     self._fail(f"program {p.name!r}: CO-RE relocation #{n}: {e}")
+                if what is not None:
+                    self.poisoned.setdefault(id(p), {})[idx] = what
 
     # -- maps ---------------------------------------------------------------------------------
 
@@ -433,14 +437,21 @@ class _Loader:
                 fd_array=self.fd_array, log_size=self.log_size, obj=f"program {p.name!r} of {spec.name}",
             )
             try:
-                fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=self.log_level,
-                                    **args)
+                try:
+                    fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=self.log_level,
+                                        **args)
+                except LoadError as e:
+                    if e.log or self.log_level:
+                        raise
+                    # refused before the verifier logged anything at level 0 (ENOENT, ESRCH ...): ask
+                    # again with a log, as libbpf does, so that the error says why
+                    fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=1, **args)
             except LoadError as e:
-                if e.log or self.log_level:
+                if not self.placed or not e.log:
                     raise
-                # refused before the verifier logged anything at level 0 (ENOENT, ESRCH ...): ask again
-                # with a log, as libbpf does, so that the error says why
-                fd = _bpf.prog_load(p.prog_type, bytes(insns), spec.license.encode(), log_level=1, **args)
+                from .core import fixup_log
+
+                raise load_error(e.errno, e.op, e.filename, fixup_log(e.log, self.placed)) from None
             prog = ObjectProgram.from_fd(fd, take_ownership=True)
             prog.section = p.section
             prog.expected_attach_type = p.expected_attach_type
@@ -529,6 +540,8 @@ class _Loader:
                 _insn.set_imm(insns, at, placed[id(sub)] + (target - sub.sec_insn_off) - at - 1)
 
         visit(main)
+        self.placed = {base + i: what for p in spec.programs + spec.subprograms if id(p) in placed
+                       for base in (placed[id(p)],) for i, what in self.poisoned.get(id(p), {}).items()}
         return insns, relocs, (func_info if state["fi"] else []), (line_info if state["li"] else [])
 
     def _relocate_data(self, p: ProgramSpec, insns: bytearray, relocs: list) -> None:

@@ -560,8 +560,9 @@ class Relocator:
                         if t.id >= start and _kind_compat(t, lt)]
         return out
 
-    def apply(self, prog: str, buf: bytearray, idx: int, rel: CoreRelo, n: int) -> None:
-        """Resolve relocation ``rel`` (the ``n``-th of program ``prog``) and patch ``buf[idx]``."""
+    def apply(self, prog: str, buf: bytearray, idx: int, rel: CoreRelo, n: int) -> str | None:
+        """Resolve relocation ``rel`` (the ``n``-th of program ``prog``) and patch ``buf[idx]``;
+        if the instruction had to be poisoned, the local access it stood for (for the log)."""
         if not 0 <= idx < len(buf) // 8:
             raise CoreError(f"instruction {idx} outside the program")
         local = self.local
@@ -576,7 +577,7 @@ class Relocator:
             res.validate = False
             res.orig_val = res.new_val = lspec.root_type_id
             patch_insn(buf, idx, res)
-            return
+            return None
         if not lt.name:
             raise CoreError(f"<{_k.KIND_NAMES.get(rel.kind, rel.kind)}> relocation doesn't support anonymous types")
         cands = self._cands.get(rel.type_id)
@@ -604,3 +605,24 @@ class Relocator:
             patch_insn(buf, idx, res)
         except CoreError as e:
             raise CoreError(f"{lspec.describe()}: {e}") from None
+        if _insn.code(buf, idx) == _insn.CALL and _insn.imm(buf, idx) == POISON_IMM:
+            return lspec.describe()
+        return None
+
+
+def fixup_log(log: str, poisoned: dict[int, str]) -> str:
+    """libbpf's verifier log fixup: the refused call an unresolved CO-RE relocation left at
+    instruction N ("N: (85) call unknown#195896080" + "invalid func ...") becomes two lines saying
+    which relocation failed. ``poisoned``: instruction index in the loaded program -> access."""
+    lines = log.split("\n")
+    for i in range(len(lines) - 1, 0, -1):
+        if not lines[i].startswith(f"invalid func unknown#{POISON_IMM}"):
+            continue
+        head, sep, rest = lines[i - 1].partition(":")
+        if sep and head.strip().isdigit() and rest.strip().startswith(f"(85) call unknown#{POISON_IMM}"):
+            what = poisoned.get(int(head))
+            if what is not None:
+                lines[i - 1:i + 1] = [f"{int(head)}: <invalid CO-RE relocation>",
+                                      f"failed to resolve CO-RE relocation {what}"]
+        break
+    return "\n".join(lines)
