@@ -88,6 +88,12 @@ int prog_data(void *ctx)
 	return twice(3);
 }
 
+/* global but hidden: the loader marks its BTF FUNC static, as libbpf does */
+__attribute__((noinline, visibility("hidden"))) int hidden_global(int x)
+{
+	return x - 1;
+}
+
 SEC("syscall")
 int prog_second(void *ctx)
 {
@@ -96,7 +102,7 @@ int prog_second(void *ctx)
 
 	if (v)
 		*v = add_global(20, 22);
-	return 0;
+	return hidden_global(1);
 }
 
 SEC("socket")

@@ -111,7 +111,7 @@ def test_programs_compute_with_subprograms_and_data(objs):
 def test_func_and_line_info_reach_the_kernel(objs):
     with loader.load(objs["basic"]) as c:
         # main program + each subprogram it reaches: prog_data calls thrice -> twice -> add_global
-        want_funcs = {"prog_data": 4, "prog_second": 2, "prog_socket": 4}
+        want_funcs = {"prog_data": 4, "prog_second": 3, "prog_socket": 4}
         for name, p in c.programs.items():
             info = prog_info(p)
             assert info.nr_func_info == want_funcs[name], name
@@ -136,6 +136,16 @@ def test_func_info_names_the_functions(objs):
         assert [n for _, n in funcs[1:]] == ["thrice", "twice", "add_global"]  # appended in call order
         assert all(a[0] < b[0] for a, b in zip(funcs, funcs[1:]))
         assert isinstance(btf, BTF)
+
+
+def test_hidden_global_function_is_static_in_the_loaded_btf(objs):
+    from pybpf.btf.types import FUNC_LINKAGE, KIND
+
+    with loader.load(objs["basic"]) as c:
+        btf = kbtf.from_id(prog_info(c.programs["prog_second"]).btf_id)
+        assert btf.find("hidden_global", KIND.FUNC).linkage == FUNC_LINKAGE.STATIC
+        assert btf.find("add_global", KIND.FUNC).linkage == FUNC_LINKAGE.GLOBAL
+        assert btf.find("twice", KIND.FUNC).linkage == FUNC_LINKAGE.STATIC
 
 
 def test_collection_closes_everything(objs):
@@ -178,7 +188,7 @@ def test_spec_without_loading(objs):
     spec = loader.open_object(objs["basic"])
     assert spec.name == "loader_basic" and spec.license == "GPL"
     assert [p.name for p in spec.programs] == ["prog_data", "prog_second", "prog_socket"]
-    assert sorted(p.name for p in spec.subprograms) == ["add_global", "thrice", "twice"]
+    assert sorted(p.name for p in spec.subprograms) == ["add_global", "hidden_global", "thrice", "twice"]
     assert spec.map(".rodata").contents == struct.pack("<I", 0xC0FFEE) + b"hello\0"
     assert spec.map("bloom").map_extra == 3
     with loader.load(spec) as c:

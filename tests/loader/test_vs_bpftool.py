@@ -1,7 +1,8 @@
 """The same objects loaded by pybpf.loader and by bpftool (libbpf): ``bpftool prog show`` and
 ``map show`` must see the same programs (name, type, tag, size, BTF, maps) and maps (name,
-type, sizes, flags, BTF, frozen). Equal tags mean equal instructions after relocation: maps,
-global data, subprogram layout, CO-RE results and kfunc BTF ids."""
+type, sizes, flags, BTF, frozen), and ``bpftool btf dump`` the same object BTF. Equal tags mean
+equal instructions after relocation: maps, global data, subprogram layout, CO-RE results and
+kfunc BTF ids; equal BTF dumps mean the same fixups (DATASECs, .ksyms, static hidden functions)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def view_prog(prog_id: int) -> tuple[dict, list[dict]]:
     maps = [view_map(i) for i in p.get("map_ids", [])]
     prog = {k: p.get(k) for k in ("name", "type", "tag", "gpl_compatible", "bytes_xlated")}
     prog["has_btf"] = "btf_id" in p
+    # the BTF as the kernel holds it, fixups included (DATASEC sizes/offsets, .ksyms, linkage)
+    prog["btf"] = subprocess.run([BPFTOOL, "btf", "dump", "id", str(p["btf_id"])], capture_output=True,
+                                 text=True, check=True).stdout if "btf_id" in p else None
     prog["maps"] = sorted(m["name"] for m in maps)
     return prog, maps
 
@@ -55,6 +59,7 @@ def test_same_programs_and_maps_as_bpftool(objs, bpffs_dir, name):
         all_ours = {view_map(m.id)["name"]: view_map(m.id) for m in c.maps.values()}
     assert set(ours) == set(theirs)
     for prog in ours:
+        assert ours[prog][0]["btf"], prog  # every test object has BTF: the dumps below are compared
         assert ours[prog][0] == theirs[prog][0], prog
         assert sorted(ours[prog][1], key=lambda m: m["name"]) == sorted(theirs[prog][1], key=lambda m: m["name"]), prog
     # maps no program references (inner templates aside) are compared too

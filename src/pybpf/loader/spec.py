@@ -389,6 +389,9 @@ class ObjectSpec:
             self.btf.fixup_datasecs(sizes, syms, self.externs)
         except LookupError as exc:
             self._fail(f"BTF: {exc.args[0]}")
+        for p in self.subprograms:
+            if p.mark_btf_static:  # a hidden global: verified with its caller's context, as a static one
+                self.btf.mark_func_static(p.name)
 
     def _collect_externs(self) -> None:
         e = self.elf
