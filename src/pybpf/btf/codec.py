@@ -32,8 +32,8 @@ bitfield covers; padding (bytes no member covers, bits of a bitfield's storage n
 covers, bits of an INT outside its ``nr_bits``) encodes as zero. Unions decode every member and
 encode the members present in the dict in declaration order, each writing only the bytes it
 covers: the decoded dict encodes back exactly, and to set one member give a dict with just it.
-Floats come back bit for bit except NaN payloads of 2- and 4-byte floats (CPython converts them
-through a double).
+Floats come back bit for bit: a NaN of a 2- or 4-byte float (which CPython would convert through
+a double, changing its bits) decodes as a ``NaN``, a ``float`` that keeps its bytes.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class _Node:
     bytes the value covers (``buf`` starts zeroed). ``fmt`` is a struct code when the value is
     one plain scalar that struct packs as is (then ``conv``/``unconv`` adjust it, or are None)."""
 
-    __slots__ = ("size", "dec", "enc", "fmt", "conv", "unconv", "composite", "keys", "keyset")
+    __slots__ = ("size", "dec", "enc", "fmt", "conv", "unconv", "composite", "keys", "keyset", "items")
 
     def __init__(self, size: int, dec: Callable, enc: Callable, fmt: str | None = None,
                  conv: Callable | None = None, unconv: Callable | None = None):
@@ -79,6 +79,7 @@ class _Node:
         self.conv = conv
         self.unconv = unconv
         self.composite = False
+        self.items = 1  # Python objects one decode makes: bounded, see _Compiler.node
         self.keys: tuple[str, ...] = ()  # a composite's dict keys, in order
         self.keyset: frozenset[str] = frozenset()
 
@@ -134,6 +135,7 @@ class _Compiler:
         self.order = "<" if getattr(btf, "byte_order", "little") == "little" else ">"
         self.big = self.order == ">"
         self.nodes: dict[int, _Node] = {}
+        self.active: set[int] = set()  # ids being compiled: meeting one again is a loop
 
     def error(self, t: Type, detail: str) -> BTFError:
         return BTFError(f"type {t.id} ({t.kind_name.lower()} {t.name or '(anon)'}): {detail}", "compile codec",
@@ -144,9 +146,18 @@ class _Compiler:
             raise self.error(t, f"types nested deeper than {_MAX_DEPTH} (a loop?)")
         n = self.nodes.get(t.id) if t.id else None
         if n is None:
-            n = self._node(t, depth)
-            if t.id:
-                self.nodes[t.id] = n
+            if not t.id:
+                return self._node(t, depth)
+            if t.id in self.active:
+                raise self.error(t, "contains itself")
+            self.active.add(t.id)
+            try:
+                n = self._node(t, depth)
+            finally:
+                self.active.discard(t.id)
+            self.nodes[t.id] = n
+        if n.items > 16 * n.size + (1 << 16):  # e.g. 2**32 elements of an empty struct
+            raise self.error(t, f"{n.items} values in {n.size} bytes")
         return n
 
     def _node(self, t: Type, depth: int) -> _Node:
@@ -163,8 +174,12 @@ class _Compiler:
         if k == KIND.FLOAT:
             fmt = _FLOAT_FMT.get(t.size)
             if fmt is None:
+                if t.size not in (12, 16):  # the kernel's float sizes: 2, 4, 8, 12, 16
+                    raise self.error(t, f"a float of {t.size} bytes")
                 return self.raw(t.size)
-            return self.fmt_node(t.size, fmt, float_=True)
+            if t.size == 8:
+                return self.fmt_node(t.size, fmt, float_=True)
+            return self.short_float(t.size, fmt)
         if k == KIND.ARRAY:
             return self.array_node(t, depth)
         if k in (KIND.STRUCT, KIND.UNION):
@@ -196,6 +211,28 @@ class _Compiler:
             except struct.error:
                 raise _err(f"{v!r} does not fit {size} bytes ({fmt})") from None
         return _Node(size, dec, enc, fmt, conv, unconv)
+
+    def short_float(self, size: int, fmt: str) -> _Node:
+        """A 2- or 4-byte float: CPython widens it to a double, which turns a NaN's bits into
+        another NaN's, so a NaN decodes to a ``NaN`` float that remembers its bytes."""
+        st = struct.Struct(self.order + fmt)
+        unpack, pack = st.unpack_from, st.pack_into
+
+        def dec(buf, off):
+            v = unpack(buf, off)[0]
+            if v != v:
+                return NaN(v, bytes(buf[off:off + size]))
+            return v
+
+        def enc(buf, off, v):
+            if isinstance(v, NaN) and v.raw is not None and len(v.raw) == size:
+                buf[off:off + size] = v.raw
+                return
+            try:
+                pack(buf, off, v)
+            except (struct.error, OverflowError):
+                raise _err(f"{v!r} does not fit a {size}-byte float") from None
+        return _Node(size, dec, enc)
 
     def scalar(self, size: int, signed: bool, conv=None, unconv=None) -> _Node:
         fmt = _INT_FMT.get((size, signed))
@@ -231,6 +268,8 @@ class _Compiler:
         return _Node(size, dec, enc, None, conv, unconv)
 
     def int_node(self, t: Type) -> _Node:
+        if not 0 < t.size <= 16 or t.nr_bits > 128:  # the kernel's bounds (btf_int_check_meta)
+            raise self.error(t, f"an int of {t.size} bytes, {t.nr_bits} bits")
         signed = bool(t.encoding & INT_ENCODING.SIGNED)
         conv = unconv = None
         if t.encoding & INT_ENCODING.BOOL:
@@ -242,6 +281,8 @@ class _Compiler:
         return self.scalar(t.size, signed, conv, unconv)
 
     def enum_node(self, t: Type) -> _Node:
+        if not 0 < t.size <= 8:
+            raise self.error(t, f"an enum of {t.size} bytes")
         names: dict[int, str] = {}
         values: dict[str, int] = {}
         for ev in t.values:
@@ -279,9 +320,7 @@ class _Compiler:
     # -- arrays -------------------------------------------------------------------------------
 
     def is_char(self, elem: Type) -> bool:
-        t = elem
-        while t.KIND in (KIND.CONST, KIND.VOLATILE):  # 'const char x[]': still text
-            t = self.btf[t.type_id]
+        t = self.btf.skip_modifiers(elem)  # 'const char x[]' is still text (bounded: no loop hangs)
         return t.KIND == KIND.INT and t.size == 1 and t.name in _CHAR_NAMES and t.nr_bits == 8
 
     def array_node(self, t: Type, depth: int) -> _Node:
@@ -291,6 +330,11 @@ class _Compiler:
         size = elem.size * n
         if self.is_char(elem_t):
             return self.char_array(n)
+        node = self._array(n, elem, size)
+        node.items = 1 + n * elem.items
+        return node
+
+    def _array(self, n: int, elem: _Node, size: int) -> _Node:
         esz = elem.size
         if elem.fmt is not None and elem.conv is None and elem.unconv is None and n <= 1 << 16:
             st = struct.Struct(f"{self.order}{n}{elem.fmt}")
@@ -446,6 +490,7 @@ class _Compiler:
         node.composite = True
         node.keys = tuple(dict.fromkeys(keys))
         node.keyset = accepted
+        node.items = 1 + sum(sub.items for _, _, sub in fields)
         return node
 
     def _decode_struct(self, simple: list):
@@ -518,6 +563,7 @@ class _Compiler:
         node.composite = True
         node.keys = tuple(dict.fromkeys(keys))
         node.keyset = accepted
+        node.items = 1 + sum(sub.items for _, _, sub in fields)
         return node
 
     def datasec_node(self, t: Type, depth: int) -> _Node:
@@ -531,6 +577,20 @@ class _Compiler:
                 raise self.error(t, f"variable {var.name!r} ends past the section")
             fields.append((var.name, vs.offset, sub))
         return self.struct_node(t, fields)  # a section reads like a struct of its variables
+
+
+class NaN(float):
+    """A NaN decoded from a 2- or 4-byte float, with its bytes (``raw``) to encode back."""
+
+    __slots__ = ("raw",)
+
+    def __new__(cls, value: float, raw: bytes | None = None):
+        self = super().__new__(cls, value)
+        self.raw = raw
+        return self
+
+    def __repr__(self) -> str:
+        return "nan"
 
 
 def _to_bool(v: int):

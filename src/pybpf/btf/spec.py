@@ -140,11 +140,11 @@ class TypeQueries:
 
     def align_of(self, t: Type | int) -> int:
         """The alignment in bytes, as a C compiler (and libbpf) would place it; 1 for packed structs."""
-        return self._align(self._t(t), 0)
+        return self._align(self._t(t), [])
 
-    def _align(self, t: Type, depth: int) -> int:
-        if depth > MAX_RESOLVE_DEPTH:
-            raise self._error(f"type {t.id}: members nested deeper than {MAX_RESOLVE_DEPTH} (a loop?)")
+    def _align(self, t: Type, active: list[int]) -> int:
+        if len(active) > MAX_RESOLVE_DEPTH:
+            raise self._error(f"type {t.id}: members nested deeper than {MAX_RESOLVE_DEPTH}")
         end, _ = self._chain_end(t)
         k = end.KIND
         if k in (KIND.INT, KIND.ENUM, KIND.ENUM64, KIND.FLOAT):
@@ -154,17 +154,28 @@ class TypeQueries:
         if k in (KIND.STRUCT, KIND.UNION):
             a = self._aligns.get(end.id) if end.id else None
             if a is None:
+                if end.id in active:
+                    raise self._error(f"type {end.id} ({end.kind_name}) contains itself")
+                active.append(end.id)
                 a = 1
                 for m in end.members:
-                    ma = self._align(self[m.type_id], depth + 1)
+                    ma = self._align(self[m.type_id], active)
                     if not m.bitfield_size and m.bits_offset % (8 * ma):
                         a = 1  # a member off its natural alignment: the struct is packed
                         break
                     a = max(a, ma)
+                active.pop()
                 if end.size % a:
                     a = 1
                 if end.id:
                     self._aligns[end.id] = a
+            return a
+        if k == KIND.DATASEC:  # as a struct of its variables
+            a = 1
+            for v in end.vars:
+                var = self[v.type_id]
+                if var.KIND == KIND.VAR:
+                    a = max(a, self._align(var, active + [end.id]))
             return a
         raise self._error(f"type {t.id} ({t.kind_name}) has no alignment")
 
@@ -177,7 +188,7 @@ class TypeQueries:
             comp = self.resolve(t)
             if comp.KIND not in (KIND.STRUCT, KIND.UNION):
                 raise self._error(f"{path!r}: type {comp.id} ({comp.kind_name}) has no members")
-            found = self._find_member(comp, part, 0)
+            found = self._find_member(comp, part, 0, set())
             if found is None:
                 raise TypeNotFound(f"{comp.kind_name.lower()} {comp.name or comp.id} has no member {part!r}",
                                    "find member", self.name)
@@ -192,19 +203,21 @@ class TypeQueries:
         comp = self.resolve(t)
         if comp.KIND not in (KIND.STRUCT, KIND.UNION):
             return None
-        return self._find_member(comp, name, 0)
+        return self._find_member(comp, name, 0, set())
 
-    def _find_member(self, comp: Type, name: str, depth: int) -> tuple[_t.Member, int] | None:
+    def _find_member(self, comp: Type, name: str, depth: int, seen: set[int]) -> tuple[_t.Member, int] | None:
+        # ``seen``: composites already searched in vain (a type met twice, or in a loop, is skipped)
         if depth > MAX_RESOLVE_DEPTH:
             raise self._error(f"type {comp.id}: anonymous members nested deeper than {MAX_RESOLVE_DEPTH}")
+        seen.add(comp.id)
         for m in comp.members:
             if m.name == name:
                 return m, m.bits_offset
         for m in comp.members:
             if not m.name:
                 inner = self.resolve(m.type_id)
-                if inner.KIND in (KIND.STRUCT, KIND.UNION):
-                    found = self._find_member(inner, name, depth + 1)
+                if inner.KIND in (KIND.STRUCT, KIND.UNION) and inner.id not in seen:
+                    found = self._find_member(inner, name, depth + 1, seen)
                     if found is not None:
                         return found[0], m.bits_offset + found[1]
         return None
