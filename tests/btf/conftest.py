@@ -24,8 +24,9 @@ def kinds_elf_btf(kinds_obj, tmp_path_factory) -> bytes:
 
 @pytest.fixture
 def loaded_kinds(kinds_obj, bpffs_dir) -> Path:
-    """bpftool prog loadall of the kinds object: maps pinned under <dir>/m (kinds_map, k_data,
-    k_bss, k_rodata, _data_counters), the program under <dir>/p; all gone with the dir."""
+    """bpftool prog loadall of the kinds object: maps pinned under <dir>/m (kinds_map, and the
+    global data maps named by libbpf <obj>_data, <obj>_bss, <obj>_rodata, _data_counters), the
+    program under <dir>/p; all gone with the dir."""
     subprocess.run(["bpftool", "prog", "loadall", str(kinds_obj), str(bpffs_dir / "p"), "pinmaps",
                     str(bpffs_dir / "m")], check=True, capture_output=True)
     return bpffs_dir / "m"
