@@ -101,29 +101,36 @@ def map_shared(fd: int, length: int, offset: int = 0, *, writable: bool) -> mmap
         raise error_for(e.errno or errno.EINVAL, "mmap", f"fd {fd}") from None
 
 
-if _TSO:
+def _tso_fence() -> None:
+    """Nothing to do on a TSO CPU (see the module docstring)."""
 
-    def fence() -> None:
-        """Nothing to do on a TSO CPU (see the module docstring)."""
 
-else:
-    _spin_lock = _libc.pthread_spin_lock
-    _spin_unlock = _libc.pthread_spin_unlock
-    _spin_lock.argtypes = _spin_unlock.argtypes = (ctypes.c_void_p,)
-    _spin_lock.restype = _spin_unlock.restype = ctypes.c_int
-    import threading
+_spin = None
 
-    _local = threading.local()
 
-    def fence() -> None:
-        """A full memory barrier: a release store then an acquire RMW on a per-thread word."""
-        word = getattr(_local, "word", None)
-        if word is None:
-            word = _local.word = ctypes.c_int(0)
-            _spin_lock(ctypes.byref(word))  # held between calls: fence() releases then retakes it
-        ref = ctypes.byref(word)
-        _spin_unlock(ref)
-        _spin_lock(ref)
+def _spin_fence() -> None:
+    """A full memory barrier: a release store then an acquire RMW on a per-thread word."""
+    global _spin
+    if _spin is None:
+        import threading
+
+        init, lock, unlock = _libc.pthread_spin_init, _libc.pthread_spin_lock, _libc.pthread_spin_unlock
+        init.argtypes = (ctypes.POINTER(ctypes.c_int), ctypes.c_int)
+        lock.argtypes = unlock.argtypes = (ctypes.POINTER(ctypes.c_int),)
+        init.restype = lock.restype = unlock.restype = ctypes.c_int
+        _spin = (threading.local(), init, lock, unlock)
+    local, init, lock, unlock = _spin
+    ref = getattr(local, "ref", None)
+    if ref is None:
+        local.word = ctypes.c_int(0)
+        ref = local.ref = ctypes.byref(local.word)
+        init(ref, 0)  # the unlocked value is the implementation's (1 on x86_64 glibc, 0 elsewhere)
+        lock(ref)  # held between calls: each fence releases it, then takes it again
+    unlock(ref)
+    lock(ref)
+
+
+fence = _tso_fence if _TSO else _spin_fence
 
 
 class Waiter:
