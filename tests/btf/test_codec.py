@@ -269,3 +269,12 @@ def test_decode_agrees_with_bpftool(bpffs_dir):
                     assert bt[f] & ((1 << bits) - 1) == mine[f]
                     bt[f] = mine[f]
             assert mine == bt, k
+
+
+def test_enum_with_a_name_twice_stays_exact():
+    """An enumerator name used for two values reads back as a name only for its first value."""
+    b = btf.Builder()
+    codec = b.codec(b.add(btf.Enum("e", 4, [btf.EnumValue("X", 5), btf.EnumValue("X", 0)])))
+    assert codec.decode(struct.pack("<I", 5)) == "X"
+    assert codec.decode(bytes(4)) == 0
+    assert codec.encode(codec.decode(bytes(4))) == bytes(4)

@@ -144,3 +144,12 @@ def test_corrupted_words_and_truncation(seed, writes, cut):
 def test_random_records(records):
     """Hand-made records with small ids (references land on each other: loops, self-nesting)."""
     exercise(raw_types(*((name, info(kind, vlen, kflag), st_, tail) for name, kind, vlen, kflag, st_, tail in records)))
+
+
+@settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=8))
+def test_corrupted_clang_btf(kinds_elf_btf, flips):
+    blob = bytearray(kinds_elf_btf)
+    for pos, val in flips:
+        blob[pos % len(blob)] = val
+    exercise(bytes(blob))

@@ -286,8 +286,10 @@ class _Compiler:
         names: dict[int, str] = {}
         values: dict[str, int] = {}
         for ev in t.values:
-            names.setdefault(ev.value, ev.name)
             values.setdefault(ev.name, ev.value)
+        for ev in t.values:
+            if values[ev.name] == ev.value:  # a name used twice reads back as its first value only
+                names.setdefault(ev.value, ev.name)
         signed = bool(t.kind_flag)
         if not signed and t.KIND == KIND.ENUM and any(v < 0 for v in names):
             signed = True  # old BTF: enumerators stored as s32 without the signed flag

@@ -387,6 +387,8 @@ class BTF(TypeQueries):
         if t is not None:
             return t
         if tid >= self.start_id:
+            if _INT is None:
+                _init_makers()
             t = self._types[tid] = self._decode(tid)
             return t
         if tid == 0:
@@ -418,58 +420,57 @@ class BTF(TypeQueries):
         kind = info >> 24 & 31
         vlen = info & 0xFFFF
         kf = bool(info >> 31)
+        string = self.string
         try:
-            name = self.string(name_off) if name_off else ""
+            name = string(name_off) if name_off else ""
             p += 3
             if kind == KIND.INT:
                 v = w[p]
-                return _t.Int(id=tid, name=name, kind_flag=kf, size=st, encoding=v >> 24 & 0xF,
-                              bits_offset=v >> 16 & 0xFF, nr_bits=v & 0xFF)
-            if kind in (KIND.STRUCT, KIND.UNION):
-                members = []
-                for j in range(p, p + 3 * vlen, 3):
-                    mo = w[j + 2]
-                    members.append(_t.Member(self.string(w[j]) if w[j] else "", w[j + 1],
-                                             mo & 0xFFFFFF if kf else mo, mo >> 24 if kf else 0))
-                cls = _t.Struct if kind == KIND.STRUCT else _t.Union
-                return cls(id=tid, name=name, kind_flag=kf, size=st, members=tuple(members))
+                return _INT(tid, name, kf, st, v >> 24 & 0xF, v >> 16 & 0xFF, v & 0xFF)
+            if kind == KIND.STRUCT or kind == KIND.UNION:
+                member = _MEMBER
+                if kf:
+                    members = tuple(member(string(w[j]) if w[j] else "", w[j + 1], w[j + 2] & 0xFFFFFF, w[j + 2] >> 24)
+                                    for j in range(p, p + 3 * vlen, 3))
+                else:
+                    members = tuple(member(string(w[j]) if w[j] else "", w[j + 1], w[j + 2], 0)
+                                    for j in range(p, p + 3 * vlen, 3))
+                return (_STRUCT if kind == KIND.STRUCT else _UNION)(tid, name, kf, st, members)
             if kind == KIND.ENUM:
                 conv = _s32 if kf else int
-                values = tuple(_t.EnumValue(self.string(w[j]) if w[j] else "", conv(w[j + 1]))
+                values = tuple(_ENUMVAL(string(w[j]) if w[j] else "", conv(w[j + 1]))
                                for j in range(p, p + 2 * vlen, 2))
-                return _t.Enum(id=tid, name=name, kind_flag=kf, size=st, values=values)
+                return _ENUM(tid, name, kf, st, values)
             if kind == KIND.ENUM64:
                 values = []
                 for j in range(p, p + 3 * vlen, 3):
                     v = w[j + 1] | w[j + 2] << 32
                     if kf and v >> 63:
                         v -= 1 << 64
-                    values.append(_t.EnumValue(self.string(w[j]) if w[j] else "", v))
-                return _t.Enum64(id=tid, name=name, kind_flag=kf, size=st, values=tuple(values))
+                    values.append(_ENUMVAL(string(w[j]) if w[j] else "", v))
+                return _ENUM64(tid, name, kf, st, tuple(values))
             if kind == KIND.ARRAY:
-                return _t.Array(id=tid, name=name, kind_flag=kf, type_id=w[p], index_type_id=w[p + 1],
-                                nr_elems=w[p + 2])
+                return _ARRAY(tid, name, kf, w[p], w[p + 1], w[p + 2])
             if kind == KIND.FUNC_PROTO:
-                params = tuple(_t.Param(self.string(w[j]) if w[j] else "", w[j + 1])
-                               for j in range(p, p + 2 * vlen, 2))
-                return _t.FuncProto(id=tid, name=name, kind_flag=kf, type_id=st, params=params)
+                params = tuple(_PARAM(string(w[j]) if w[j] else "", w[j + 1]) for j in range(p, p + 2 * vlen, 2))
+                return _PROTO(tid, name, kf, st, params)
             if kind == KIND.DATASEC:
-                secinfo = tuple(_t.VarSecinfo(w[j], w[j + 1], w[j + 2]) for j in range(p, p + 3 * vlen, 3))
-                return _t.Datasec(id=tid, name=name, kind_flag=kf, size=st, vars=secinfo)
+                secinfo = tuple(_SECINFO(w[j], w[j + 1], w[j + 2]) for j in range(p, p + 3 * vlen, 3))
+                return _DATASEC(tid, name, kf, st, secinfo)
             if kind == KIND.FUNC:
-                return _t.Func(id=tid, name=name, kind_flag=kf, type_id=st, linkage=vlen)
+                return _FUNC(tid, name, kf, st, vlen)
             if kind == KIND.VAR:
-                return _t.Var(id=tid, name=name, kind_flag=kf, type_id=st, linkage=w[p])
+                return _VAR(tid, name, kf, st, w[p])
             if kind == KIND.DECL_TAG:
-                return _t.DeclTag(id=tid, name=name, kind_flag=kf, type_id=st, component_idx=_s32(w[p]))
+                return _DECLTAG(tid, name, kf, st, _s32(w[p]))
             if kind == KIND.FLOAT:
-                return _t.Float(id=tid, name=name, kind_flag=kf, size=st)
+                return _FLOAT(tid, name, kf, st)
             if kind == KIND.FWD:
-                return _t.Fwd(id=tid, name=name, kind_flag=kf)
+                return _FWD(tid, name, kf)
             cls = _t.CLASS_OF_KIND.get(kind)
             if cls is None:
                 raise self._error(f"type {tid}: unknown kind {kind}")
-            return cls(id=tid, name=name, kind_flag=kf, type_id=st)
+            return _t.maker(cls)(tid, name, kf, st)
         except BTFError as e:
             if e.detail and e.detail.startswith("type "):
                 raise
@@ -576,6 +577,20 @@ class BTF(TypeQueries):
 
 
 VOID = _t.Void()
+_INT = _STRUCT = _UNION = _ENUM = _ENUM64 = _ARRAY = _PROTO = _DATASEC = _FUNC = _VAR = _DECLTAG = _FLOAT = \
+    _FWD = _MEMBER = _ENUMVAL = _PARAM = _SECINFO = None
+
+
+def _init_makers() -> None:
+    """The parser's fast constructors, compiled on the first decode (not at import: start-up)."""
+    global _INT, _STRUCT, _UNION, _ENUM, _ENUM64, _ARRAY, _PROTO, _DATASEC, _FUNC, _VAR, _DECLTAG, _FLOAT, _FWD
+    global _MEMBER, _ENUMVAL, _PARAM, _SECINFO
+    m = _t.maker
+    _INT, _STRUCT, _UNION, _ENUM, _ENUM64, _ARRAY = m(_t.Int), m(_t.Struct), m(_t.Union), m(_t.Enum), \
+        m(_t.Enum64), m(_t.Array)
+    _PROTO, _DATASEC, _FUNC, _VAR, _DECLTAG, _FLOAT, _FWD = m(_t.FuncProto), m(_t.Datasec), m(_t.Func), \
+        m(_t.Var), m(_t.DeclTag), m(_t.Float), m(_t.Fwd)
+    _MEMBER, _ENUMVAL, _PARAM, _SECINFO = m(_t.Member), m(_t.EnumValue), m(_t.Param), m(_t.VarSecinfo)
 
 
 def _index_fits(index: tuple[Sequence[int], Sequence[int] | None], nwords: int) -> bool:

@@ -143,6 +143,22 @@ class _Record:
         return type(self)(**values)
 
 
+_MAKERS: dict[type, object] = {}
+
+
+def maker(cls: type):
+    """A fast constructor of ``cls`` taking all ``_fields`` positionally, unchecked (for the
+    parser, ~10x quicker than ``__init__``); compiled on first use."""
+    f = _MAKERS.get(cls)
+    if f is None:
+        args = ", ".join(f"v{i}" for i in range(len(cls._fields)))
+        body = "".join(f"\n    s.{name} = v{i}" for i, name in enumerate(cls._fields))
+        ns: dict = {"_new": object.__new__, "_cls": cls}
+        exec(f"def make({args}):\n    s = _new(_cls){body}\n    return s", ns)
+        f = _MAKERS[cls] = ns["make"]
+    return f
+
+
 # -- the parts of types ----------------------------------------------------------------------
 
 
