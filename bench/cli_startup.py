@@ -56,16 +56,29 @@ def run_once(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
 
 
 def setup_maps(d: Path) -> dict[str, str]:
-    """A few maps pinned in ``d``, as bpftool itself would make them."""
+    """A few maps pinned in ``d``, as bpftool itself would make them; a type the kernel refuses
+    is left out with a one-line reason (without a hash map, the pinned cases are skipped)."""
+    try:
+        from pybpf import features  # here: this bench imports no pybpf otherwise
+    except ImportError:  # run by an interpreter without pybpf: bpftool alone says what fails
+        features = None
+
     d.mkdir()
     paths = {}
     for i, (t, k, v) in enumerate((("hash", 4, 8), ("array", 4, 4), ("percpu_hash", 4, 8), ("queue", 0, 4))):
+        probe = features.have_map_type(t) if features is not None else True
+        if not probe:
+            print(f"skip a pinned {t} map: {probe.reason}")
+            continue
         p = d / f"m{i}"
         subprocess.run([BPFTOOL, "map", "create", str(p), "type", t, "key", str(k), "value", str(v), "entries", "64",
                         "name", f"bench_{t[:8]}"], check=True)
         paths[t] = str(p)
-    subprocess.run([BPFTOOL, "map", "update", "pinned", paths["hash"], "key", "1", "0", "0", "0",
-                    "value", "1", "2", "3", "4", "5", "6", "7", "8"], check=True)
+    if "hash" in paths:
+        subprocess.run([BPFTOOL, "map", "update", "pinned", paths["hash"], "key", "1", "0", "0", "0",
+                        "value", "1", "2", "3", "4", "5", "6", "7", "8"], check=True)
+    else:
+        print("skip map show pinned, map lookup: they read the pinned hash map")
     return paths
 
 
@@ -104,9 +117,12 @@ def main() -> int:
         cases = [  # (label, args after the tool); None for the python floor
             (f"map show ({nmaps} maps)", ["map", "show"]),
             ("-j map show", ["-j", "map", "show"]),
-            ("map show pinned", ["map", "show", "pinned", paths["hash"]]),
-            ("map lookup", ["map", "lookup", "pinned", paths["hash"], "key", "1", "0", "0", "0"]),
         ]
+        if "hash" in paths:
+            cases += [
+                ("map show pinned", ["map", "show", "pinned", paths["hash"]]),
+                ("map lookup", ["map", "lookup", "pinned", paths["hash"], "key", "1", "0", "0", "0"]),
+            ]
         floor = [py, "-c", "pass"]
         # The same CPython outside the venv: what a .pth hook in its site-packages costs.
         base = subprocess.run([py, "-c", "import sys; print(sys.base_prefix)"], capture_output=True,

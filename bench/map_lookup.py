@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from pybpf import Map, MapType
+from pybpf import Map, MapType, features
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "c" / "lookup_loop.c"
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="also print a JSON copy of the results")
     args = ap.parse_args(argv)
 
+    probe = features.have_map_type(MapType.HASH)
+    if not probe:  # the one comparison here needs a hash map
+        print(f"skip lookup u32->u64 hash: {probe.reason}")
+        return 0
     exe = build()
     key_int = 42
     key = key_int.to_bytes(4, sys.byteorder)

@@ -1,8 +1,11 @@
 """Every map type the running kernel offers: created with valid parameters, its info, each
 element operation it supports, and the errno the kernel gives for each one it does not.
 
-The tables below are the kernel's behaviour (6.18). A type this kernel should have but
-refuses fails the test; nothing here is skipped.
+The tables below are the kernel's behaviour (6.18). Creation parameters come from
+``pybpf.features`` (one source for the probes and these tests). A type is skipped only when
+``features.have_map_type`` says the kernel refuses it (ARENA here: EPERM), with the probe's
+reason; tests/test_features.py checks those answers against bpftool, so a skip cannot hide a
+pybpf bug. Any other refusal fails.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import struct
 
 import pytest
 
-from pybpf import Map, MapType
+from pybpf import Map, MapType, features
 from pybpf._sys import abi
 from pybpf._sys import syscall as _bpf
 from pybpf.errors import BPFError
@@ -29,34 +32,14 @@ u32 = struct.Struct("<I").pack
 # -- what some types need: BTF, a perf event, a cgroup, sockets ------------------------------
 
 
-def btf_int_blob() -> bytes:
-    """The smallest BTF: type 1 is ``int`` (4 bytes, signed, 32 bits)."""
-    strings = b"\0int\0"
-    types = struct.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)  # name_off, info=INT, size, encoding|bits
-    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
-    return hdr + types + strings
+btf_int_blob = features._btf_int_blob  # type 1 is ``int``: what local storage maps need
 
 
-def vmlinux_type(name: str) -> tuple[int, int]:
-    """(id, size) of the struct ``name`` in the kernel's own BTF (/sys/kernel/btf/vmlinux)."""
-    with open("/sys/kernel/btf/vmlinux", "rb") as f:
-        data = f.read()
-    _, _, _, hdr_len, type_off, type_len, str_off, _ = struct.unpack_from("<HBBIIIII", data)
-    types = hdr_len + type_off
-    strs = hdr_len + str_off
-    want = name.encode() + b"\0"
-    # Extra bytes after the 12-byte header, per kind: fixed, and per vlen item.
-    fixed = {1: 4, 3: 12, 14: 4, 17: 4}
-    per_item = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
-    off, tid = types, 1
-    while off < types + type_len:
-        name_off, info, size = struct.unpack_from("<III", data, off)
-        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        if kind == 4 and data.startswith(want, strs + name_off):
-            return tid, size
-        off += 12 + fixed.get(kind, 0) + per_item.get(kind, 0) * vlen
-        tid += 1
-    raise LookupError(name)
+def struct_ops_value() -> tuple[int, int]:
+    """(vmlinux type id, size) of the struct_ops value type the probe uses."""
+    found = features.struct_ops_value_type()
+    assert found is not None, "kernel BTF has no struct_ops value type"
+    return found[0], found[1]
 
 
 class PerfEventAttr(ctypes.Structure):
@@ -109,8 +92,11 @@ def cookie(s: socket.socket) -> bytes:
 NOPRE = MapFlags.NO_PREALLOC
 STORAGE = ("SK_STORAGE", "INODE_STORAGE", "TASK_STORAGE", "CGRP_STORAGE")
 
-# type: (key_size, value_size, max_entries, flags, info overrides)
-CREATE = {
+# type: (key_size, value_size, max_entries, flags): the probes' parameters (INSN_ARRAY, which
+# needs a program to fill it, is left out).
+CREATE: dict = {k: (None if k == "STRUCT_OPS" else v) for k, v in features.MAP_PARAMS.items() if k != "INSN_ARRAY"}
+# What they are, written out: a change in features.py must show here.
+CREATE_EXPECTED = {
     "HASH": (4, 8, 16, 0),
     "ARRAY": (4, 8, 4, 0),
     "PROG_ARRAY": (4, 4, 4, 0),
@@ -145,10 +131,10 @@ CREATE = {
     "CGRP_STORAGE": (4, 4, 0, NOPRE),
     "ARENA": (0, 0, 1, MapFlags.MMAPABLE),
 }
+assert CREATE == CREATE_EXPECTED
 # What the kernel adds to map_flags on its own.
 KERNEL_FLAGS = {"DEVMAP": MapFlags.RDONLY_PROG, "DEVMAP_HASH": MapFlags.RDONLY_PROG}
 
-STRUCT_OPS_VALUE = "bpf_struct_ops_tcp_congestion_ops"
 
 
 class Env:
@@ -175,9 +161,12 @@ def env(request):
 
 
 def make(type_name: str, env: Env) -> Map:
+    probe = features.have_map_type(type_name)
+    if not probe:
+        pytest.skip(probe.reason)
     t = MapType[type_name]
     if type_name == "STRUCT_OPS":
-        tid, size = vmlinux_type(STRUCT_OPS_VALUE)
+        tid, size = struct_ops_value()
         btf = _bpf.btf_load(btf_int_blob())
         env.add(btf, lambda: os.close(btf))
         return env.add(Map.create(t, 4, size, 1, name="t_struct_ops", btf_fd=btf,
@@ -208,7 +197,7 @@ def test_create_and_info(type_name, env):
         assert (info.key_size, info.value_size, info.max_entries) == (ks, vs, me)
         assert info.map_flags == flags | KERNEL_FLAGS.get(type_name, 0)
     else:
-        tid, size = vmlinux_type(STRUCT_OPS_VALUE)
+        tid, size = struct_ops_value()
         assert (info.key_size, info.value_size, info.max_entries) == (4, size, 1)
         assert info.btf_vmlinux_value_type_id == tid
     if type_name in STORAGE:

@@ -28,6 +28,34 @@ _LAZY = {
     "NoSpace": "pybpf.errors",
     "NotSupported": "pybpf.errors",
     "IterationAborted": "pybpf.errors",
+    "features": "pybpf.features",
+    # links and iterators
+    "Link": "pybpf.links",
+    "LinkInfo": "pybpf.links",
+    "link_ids": "pybpf.links",
+    "LinkType": "pybpf._sys.abi",
+    "Iterator": "pybpf.iterators",
+    "attach_iter": "pybpf.iterators",
+    "read_pinned": "pybpf.iterators",
+    "CgroupIterOrder": "pybpf._sys.abi",
+    "links": "pybpf.links",
+    "iterators": "pybpf.iterators",
+    # btf
+    "btf": "pybpf.btf",
+    "BTFError": "pybpf.errors",
+    "TypedMap": "pybpf.typed",
+    # events
+    "events": "pybpf.events",
+    "PerfReader": "pybpf.events",
+    "PerfRecord": "pybpf.events",
+    "RingBufReader": "pybpf.events",
+    "UserRingBuf": "pybpf.events",
+    "Poller": "pybpf.events",
+    # loader
+    "loader": "pybpf.loader",
+    "Collection": "pybpf.loader",
+    "ObjectError": "pybpf.loader",
+    "ELFError": "pybpf.loader",
 }
 
 __all__ = sorted(_LAZY)
@@ -40,7 +68,8 @@ def __getattr__(name: str):
     __import__(mod)
     import sys
 
-    value = getattr(sys.modules[mod], name)
+    module = sys.modules[mod]
+    value = module if mod == f"{__name__}.{name}" else getattr(module, name)  # a submodule, or a name in one
     globals()[name] = value
     return value
 

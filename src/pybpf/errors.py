@@ -29,6 +29,7 @@ __all__ = [
     "BatchError",
     "error_for",
     "load_error",
+    "BTFError",
 ]
 
 
@@ -194,3 +195,19 @@ for _cls in (BPFError, KeyNotFound, KeyExists, Exists, NotFound, PermissionDenie
              NoSpace, TooBig, NotSupported, Busy, IterationAborted, BatchError, LoadError):
     _cls.__module__ = "pybpf.errors"
 del _cls
+
+
+class BTFError(BPFError, ValueError):
+    """Malformed, truncated or unusable BTF, or a value that does not fit its BTF type.
+
+    ``str()`` is ``"<op> <source>: <what is wrong, and where>"``; ``errno`` is EINVAL.
+    """
+
+    def __init__(self, detail: str, op: str = "btf", obj: object = None, err: int = _errno.EINVAL):
+        super().__init__(err, op, obj, detail)
+
+    def __reduce__(self):
+        return (type(self), (self.detail, self.op, self.filename, self.errno))
+
+
+BTFError.__module__ = "pybpf.errors"

@@ -169,10 +169,67 @@ class PROG_TYPE:
 
 
 class ATTACH_TYPE:
-    """enum bpf_attach_type (the members pybpf uses), BPF_ dropped."""
+    """enum bpf_attach_type, BPF_ dropped."""
 
+    # features: the whole enum (was: the two members the iterator code used), values in uapi order
     CGROUP_INET_INGRESS = 0
+    CGROUP_INET_EGRESS = 1
+    CGROUP_INET_SOCK_CREATE = 2
+    CGROUP_SOCK_OPS = 3
+    SK_SKB_STREAM_PARSER = 4
+    SK_SKB_STREAM_VERDICT = 5
+    CGROUP_DEVICE = 6
+    SK_MSG_VERDICT = 7
+    CGROUP_INET4_BIND = 8
+    CGROUP_INET6_BIND = 9
+    CGROUP_INET4_CONNECT = 10
+    CGROUP_INET6_CONNECT = 11
+    CGROUP_INET4_POST_BIND = 12
+    CGROUP_INET6_POST_BIND = 13
+    CGROUP_UDP4_SENDMSG = 14
+    CGROUP_UDP6_SENDMSG = 15
+    LIRC_MODE2 = 16
+    FLOW_DISSECTOR = 17
+    CGROUP_SYSCTL = 18
+    CGROUP_UDP4_RECVMSG = 19
+    CGROUP_UDP6_RECVMSG = 20
+    CGROUP_GETSOCKOPT = 21
+    CGROUP_SETSOCKOPT = 22
+    TRACE_RAW_TP = 23
+    TRACE_FENTRY = 24
+    TRACE_FEXIT = 25
+    MODIFY_RETURN = 26
+    LSM_MAC = 27
     TRACE_ITER = 28
+    CGROUP_INET4_GETPEERNAME = 29
+    CGROUP_INET6_GETPEERNAME = 30
+    CGROUP_INET4_GETSOCKNAME = 31
+    CGROUP_INET6_GETSOCKNAME = 32
+    XDP_DEVMAP = 33
+    CGROUP_INET_SOCK_RELEASE = 34
+    XDP_CPUMAP = 35
+    SK_LOOKUP = 36
+    XDP = 37
+    SK_SKB_VERDICT = 38
+    SK_REUSEPORT_SELECT = 39
+    SK_REUSEPORT_SELECT_OR_MIGRATE = 40
+    PERF_EVENT = 41
+    TRACE_KPROBE_MULTI = 42
+    LSM_CGROUP = 43
+    STRUCT_OPS = 44
+    NETFILTER = 45
+    TCX_INGRESS = 46
+    TCX_EGRESS = 47
+    TRACE_UPROBE_MULTI = 48
+    CGROUP_UNIX_CONNECT = 49
+    CGROUP_UNIX_SENDMSG = 50
+    CGROUP_UNIX_RECVMSG = 51
+    CGROUP_UNIX_GETPEERNAME = 52
+    CGROUP_UNIX_GETSOCKNAME = 53
+    NETKIT_PRIMARY = 54
+    NETKIT_PEER = 55
+    TRACE_KPROBE_SESSION = 56
+    TRACE_UPROBE_SESSION = 57
 
 
 class LINK_TYPE:
@@ -233,6 +290,22 @@ class OBJ_FLAGS:
 
     RDONLY = 1 << 3
     WRONLY = 1 << 4
+
+
+# -- features: BPF_PROG_LOAD prog_flags ------------------------------------------------------
+
+
+class PROG_FLAGS:
+    """BPF_PROG_LOAD prog_flags, BPF_F_ dropped."""
+
+    STRICT_ALIGNMENT = 1 << 0
+    ANY_ALIGNMENT = 1 << 1
+    TEST_RND_HI32 = 1 << 2
+    TEST_STATE_FREQ = 1 << 3
+    SLEEPABLE = 1 << 4
+    XDP_HAS_FRAGS = 1 << 5
+    XDP_DEV_BOUND_ONLY = 1 << 6
+    TEST_REG_INVARIANTS = 1 << 7
 
 
 # What each map type is, as the kernel's bpf_map_ops make it (6.18). The one source of these
@@ -522,6 +595,132 @@ class ProgInfoStruct(ctypes.Structure):
     ]
 
 
+
+# -- btf: BPF_OBJ_GET_INFO_BY_FD on a BTF object -------------------------------------------
+
+
+class BtfInfoStruct(ctypes.Structure):
+    """struct bpf_btf_info: ``btf``/``name`` point at buffers of ``btf_size``/``name_len`` bytes
+    that the kernel fills (it then sets both lengths to what the whole would need)."""
+
+    _fields_ = [
+        ("btf", u64),
+        ("btf_size", u32),
+        ("id", u32),
+        ("name", u64),
+        ("name_len", u32),
+        ("kernel_btf", u32),
+    ]
+
+
+# -- events: BPF_PROG_TEST_RUN, perf_event_open, perf and BPF ring buffers ------------------
+
+
+class ProgTestRunAttr(ctypes.Structure):
+    """bpf_attr for BPF_PROG_TEST_RUN (``test``)."""
+
+    _fields_ = [
+        ("prog_fd", u32),
+        ("retval", u32),
+        ("data_size_in", u32),
+        ("data_size_out", u32),  # in: size of data_out; out: the size the program left
+        ("data_in", u64),
+        ("data_out", u64),
+        ("repeat", u32),
+        ("duration", u32),
+        ("ctx_size_in", u32),
+        ("ctx_size_out", u32),
+        ("ctx_in", u64),
+        ("ctx_out", u64),
+        ("flags", u32),
+        ("cpu", u32),
+        ("batch_size", u32),
+        ("_pad0", u32),
+    ]
+
+
+# BPF helper flags and ring buffer record header bits (include/uapi/linux/bpf.h).
+BPF_F_CURRENT_CPU = 0xFFFFFFFF
+BPF_F_CTXLEN_SHIFT = 32
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+BPF_RINGBUF_HDR_SZ = 8
+BPF_F_TEST_RUN_ON_CPU = 1 << 0
+
+# include/uapi/linux/perf_event.h
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_SAMPLE_TIME = 1 << 2
+PERF_SAMPLE_RAW = 1 << 10
+PERF_RECORD_LOST = 2
+PERF_RECORD_SAMPLE = 9
+PERF_FLAG_FD_CLOEXEC = 1 << 3
+PERF_EVENT_IOC_ENABLE = 0x2400  # _IO('$', 0)
+PERF_EVENT_IOC_DISABLE = 0x2401  # _IO('$', 1)
+PERF_ATTR_FLAG_DISABLED = 1 << 0
+PERF_ATTR_FLAG_WATERMARK = 1 << 14
+# struct perf_event_mmap_page: data_head and data_tail sit at fixed offsets of the first page.
+PERF_MMAP_DATA_HEAD = 1024
+PERF_MMAP_DATA_TAIL = 1032
+
+# perf_event_open(2) has no libc wrapper either.
+_SYS_PERF_EVENT_OPEN = {
+    "x86_64": 298,
+    "aarch64": 241,
+    "arm64": 241,
+    "riscv64": 241,
+    "loongarch64": 241,
+    "i386": 336,
+    "i686": 336,
+    "armv7l": 364,
+    "armv6l": 364,
+    "ppc64le": 319,
+    "ppc64": 319,
+    "s390x": 331,
+    "mips64": 5292,
+}
+
+
+def sys_perf_event_open_number(machine: str | None = None) -> int:
+    """The perf_event_open(2) syscall number of ``machine`` (default: this one)."""
+    machine = machine or os.uname().machine
+    try:
+        return _SYS_PERF_EVENT_OPEN[machine]
+    except KeyError:
+        raise OSError(f"perf_event_open(2) syscall number unknown for architecture {machine!r}") from None
+
+
+class PerfEventAttr(ctypes.Structure):
+    """struct perf_event_attr up to PERF_ATTR_SIZE_VER8 (136 bytes); ``flags`` holds the bitfield
+    word (disabled, inherit, ..., watermark at bit 14)."""
+
+    _fields_ = [
+        ("type", u32),
+        ("size", u32),
+        ("config", u64),
+        ("sample_period", u64),  # union with sample_freq
+        ("sample_type", u64),
+        ("read_format", u64),
+        ("flags", u64),
+        ("wakeup_events", u32),  # union with wakeup_watermark
+        ("bp_type", u32),
+        ("config1", u64),
+        ("config2", u64),
+        ("branch_sample_type", u64),
+        ("sample_regs_user", u64),
+        ("sample_stack_user", u32),
+        ("clockid", s32),
+        ("sample_regs_intr", u64),
+        ("aux_watermark", u32),
+        ("sample_max_stack", ctypes.c_uint16),
+        ("_reserved_2", ctypes.c_uint16),
+        ("aux_sample_size", u32),
+        ("_reserved_3", u32),
+        ("sig_data", u64),
+        ("config3", u64),
+    ]
+
+
 _ENUMS = {
     "Cmd": (CMD, "IntEnum"),
     "MapType": (MAP_TYPE, "IntEnum"),
@@ -568,3 +767,86 @@ if TYPE_CHECKING:  # for type checkers: the public names exist
     class MapFlags(enum.IntFlag): ...
     class UpdateFlags(enum.IntFlag): ...
     class ObjFlags(enum.IntFlag): ...
+
+
+# -- links and iterators: BPF_LINK_CREATE's iterator parameters, struct bpf_link_info ------------
+
+
+class CGROUP_ITER_ORDER:
+    """enum bpf_cgroup_iter_order, BPF_CGROUP_ITER_ dropped: how a cgroup iterator walks."""
+
+    ORDER_UNSPEC = 0
+    SELF_ONLY = 1
+    DESCENDANTS_PRE = 2
+    DESCENDANTS_POST = 3
+    ANCESTORS_UP = 4
+
+
+class _IterMapInfo(ctypes.Structure):
+    _fields_ = [("map_fd", u32)]
+
+
+class _IterCgroupInfo(ctypes.Structure):
+    _fields_ = [("order", u32), ("cgroup_fd", u32), ("cgroup_id", u64)]
+
+
+class _IterTaskInfo(ctypes.Structure):
+    _fields_ = [("tid", u32), ("pid", u32), ("pid_fd", u32)]
+
+
+class IterLinkInfo(ctypes.Union):
+    """union bpf_iter_link_info: what an iterator link walks (a map, a cgroup, tasks)."""
+
+    _fields_ = [("map", _IterMapInfo), ("cgroup", _IterCgroupInfo), ("task", _IterTaskInfo)]
+
+
+class _LinkInfoIter(ctypes.Structure):
+    _fields_ = [
+        ("target_name", u64),  # in/out: buffer address
+        ("target_name_len", u32),  # in: buffer size; out: the name's size with its NUL
+        ("map_id", u32),
+        ("cgroup_id", u64),  # union with task: tid, pid
+        ("order", u32),
+        ("_pad0", u32),
+    ]
+
+    @property
+    def tid(self) -> int:
+        return self.cgroup_id & 0xFFFFFFFF
+
+    @property
+    def pid(self) -> int:
+        return self.cgroup_id >> 32
+
+
+class _LinkInfoTail(ctypes.Union):
+    # The kernel's union is larger (perf_event, kprobe_multi ...); it writes at most info_len
+    # bytes, so a struct holding the members pybpf reads is enough.
+    _fields_ = [("iter", _LinkInfoIter), ("_raw", u64 * 4)]
+
+
+class LinkInfoStruct(ctypes.Structure):
+    """struct bpf_link_info: the common head and the iterator member."""
+
+    _fields_ = [("type", u32), ("id", u32), ("prog_id", u32), ("_pad0", u32), ("u", _LinkInfoTail)]
+
+
+class LinkDetachAttr(ctypes.Structure):
+    """bpf_attr for BPF_LINK_DETACH."""
+
+    _fields_ = [("link_fd", u32)]
+
+
+_ENUMS["CgroupIterOrder"] = (CGROUP_ITER_ORDER, "IntEnum")
+if TYPE_CHECKING:
+
+    class CgroupIterOrder(enum.IntEnum): ...
+
+
+# -- loader: BPF_PROG_BIND_MAP (an object's .rodata bound to each of its programs) ---------------
+
+
+class ProgBindMapAttr(ctypes.Structure):
+    """bpf_attr for BPF_PROG_BIND_MAP."""
+
+    _fields_ = [("prog_fd", u32), ("map_fd", u32), ("flags", u32)]

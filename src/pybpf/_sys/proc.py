@@ -111,6 +111,8 @@ def bpf_fd_kind(fd: int) -> str | None:
         return None
     if target.startswith("anon_inode:bpf-"):
         return target[len("anon_inode:bpf-"):]
+    if target.startswith("anon_inode:bpf_"):  # BPF_LINK_CREATE's bpf_link, BPF_ITER_CREATE's bpf_iter
+        return target[len("anon_inode:bpf_"):]
     if target.startswith("anon_inode:[bpf"):  # older kernels: [bpf_link]
         return target[len("anon_inode:[bpf_"):-1]
     return None

@@ -433,3 +433,126 @@ class MapBatchCaller:
         a.values = address(values) + start * self._value_size if values is not None else 0
         a.elem_flags = elem_flags
         return self._run(cmd, count)
+
+
+# -- links and iterators: link info, detach, reading an iterator's seq file -----------------------
+
+
+def link_get_info(fd: int, obj: object = None) -> tuple[abi.LinkInfoStruct, bytes | None]:
+    """BPF_OBJ_GET_INFO_BY_FD on a link: its info and, for an iterator link, the target's name.
+
+    The first call passes no pointer (other link types read pointers from the same union);
+    only an iterator link gets a second call with a buffer sized from the first answer.
+    """
+    info = obj_get_info_by_fd(fd, abi.LinkInfoStruct(), obj)
+    if info.type != abi.LINK_TYPE.ITER:
+        return info, None
+    size = max(info.u.iter.target_name_len, 1)
+    name = ctypes.create_string_buffer(size)
+    info = abi.LinkInfoStruct()
+    info.u.iter.target_name = ctypes.addressof(name)
+    info.u.iter.target_name_len = size
+    obj_get_info_by_fd(fd, info, obj)
+    return info, name.value
+
+
+def link_detach(fd: int, obj: object = None) -> None:
+    """BPF_LINK_DETACH: cut the link from its hook; the fd stays valid (and defunct)."""
+    bpf(CMD.LINK_DETACH, abi.LinkDetachAttr(link_fd=fd), "detach", obj)
+
+
+def iter_link_info(*, map_fd: int = 0, cgroup_fd: int = 0, cgroup_id: int = 0, order: int = 0, tid: int = 0,
+                   pid: int = 0, pid_fd: int = 0) -> bytes:
+    """A packed ``union bpf_iter_link_info`` for ``link_create(iter_info=...)`` (callers fill one member)."""
+    u = abi.IterLinkInfo()
+    if map_fd:
+        u.map.map_fd = map_fd
+    elif cgroup_fd or cgroup_id or order:
+        u.cgroup.order, u.cgroup.cgroup_fd, u.cgroup.cgroup_id = order, cgroup_fd, cgroup_id
+    elif tid or pid or pid_fd:
+        u.task.tid, u.task.pid, u.task.pid_fd = tid, pid, pid_fd
+    return bytes(u)
+
+
+def read_into(fd: int, buf: bytearray | memoryview, op: str = "read", obj: object = None) -> int:
+    """One read(2) of ``fd`` into ``buf``: the count (0 at the end). EINTR is retried (PEP 475);
+    any other failure, EAGAIN included, raises the matching ``BPFError``."""
+    try:
+        return os.readv(fd, (buf,))
+    except OSError as e:
+        raise error_for(e.errno or errno.EIO, op, obj) from None
+
+
+def open_file(path: str, op: str = "open", obj: object = None) -> int:
+    """open(2) ``path`` read-only, close-on-exec (a pinned iterator: each open is a new run)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise error_for(e.errno or errno.EIO, op, obj if obj is not None else path) from None
+
+
+# -- btf: reading a BTF object's info and raw data -------------------------------------------
+
+
+def btf_get_info(fd: int, *, data: bool = True, obj: object = None) -> tuple[int, str, bool, bytes | None]:
+    """BPF_OBJ_GET_INFO_BY_FD on a BTF fd: (id, name, kernel_btf, raw BTF bytes or None).
+
+    The first call learns the sizes (and the name, into a 64-byte buffer: module names are
+    shorter), the second, when ``data`` is asked, copies the blob.
+    """
+    name = ctypes.create_string_buffer(64)
+    info = abi.BtfInfoStruct(name=ctypes.addressof(name), name_len=len(name))
+    obj_get_info_by_fd(fd, info, obj)
+    raw = None
+    if data:
+        size = info.btf_size
+        buf = ctypes.create_string_buffer(size)
+        info2 = abi.BtfInfoStruct(btf=ctypes.addressof(buf), btf_size=size)
+        obj_get_info_by_fd(fd, info2, obj)
+        raw = buf.raw[: min(size, info2.btf_size)]
+    return info.id, name.value.decode(errors="replace"), bool(info.kernel_btf), raw
+
+
+# -- loader: binding a map to a program ----------------------------------------------------------
+
+
+def prog_bind_map(prog_fd: int, map_fd: int, obj: object = None) -> None:
+    """BPF_PROG_BIND_MAP: keep ``map_fd``'s map alive (and listed) with the program."""
+    bpf(CMD.PROG_BIND_MAP, abi.ProgBindMapAttr(prog_fd=prog_fd, map_fd=map_fd), "bind map", obj)
+
+
+# -- events: BPF_PROG_TEST_RUN (the tests' and benchmarks' event producer) -----------------------
+
+
+def prog_test_run(
+    prog_fd: int,
+    data_in: bytes = b"",
+    repeat: int = 0,
+    ctx_in: bytes = b"",
+    *,
+    data_out_size: int | None = None,
+    ctx_out_size: int = 0,
+    flags: int = 0,
+    cpu: int = 0,
+    batch_size: int = 0,
+    obj: object = None,
+) -> tuple[int, int, bytes]:
+    """BPF_PROG_TEST_RUN: run the program ``repeat`` times (0 is once) on ``data_in``/``ctx_in``.
+
+    Returns (retval, duration in ns per run, data_out); ``data_out`` has room for
+    ``data_out_size`` bytes (default: as many as ``data_in`` plus 256, for programs that grow it).
+    """
+    din = _array(data_in)
+    cin = _array(ctx_in)
+    if data_out_size is None:
+        data_out_size = len(data_in) + 256 if data_in else 0
+    dout = ctypes.create_string_buffer(data_out_size) if data_out_size else None
+    cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
+    attr = abi.ProgTestRunAttr(
+        prog_fd=prog_fd, data_size_in=len(data_in), data_in=address(din), data_size_out=data_out_size,
+        data_out=address(dout), repeat=repeat, ctx_size_in=len(ctx_in), ctx_in=address(cin),
+        ctx_size_out=ctx_out_size, ctx_out=address(cout), flags=flags, cpu=cpu, batch_size=batch_size,
+    )
+    bpf(CMD.PROG_TEST_RUN, attr, "test_run", obj)
+    out = dout.raw[: min(attr.data_size_out, data_out_size)] if dout is not None else b""
+    return attr.retval, attr.duration, out

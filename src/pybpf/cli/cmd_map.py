@@ -853,16 +853,9 @@ def do_create(args: Args, out: Output) -> int:
 
 
 def do_event_pipe(args: Args, out: Output) -> int:
-    """The MAP is checked as bpftool checks it; reading the ring is not provided yet."""
-    m = parse_map(args, out)
-    if m is None:
-        return -1
-    with m:
-        if int(m.type) != MAP_TYPE.PERF_EVENT_ARRAY:
-            out.error("map is not a perf event array")
-            return -1
-    out.error("'event_pipe' is not provided by pybpftool yet")
-    return -1
+    from pybpf.cli.event_pipe import do_event_pipe as event_pipe
+
+    return event_pipe(args, out)
 
 
 def do_dump(args: Args, out: Output) -> int:
