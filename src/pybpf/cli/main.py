@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from pybpf.cli.args import Args, Exit, Usage, is_prefix
+from pybpf.cli.args import Args, Usage, is_prefix
+from pybpf.cli.common import cmd_select
 from pybpf.cli.output import Output
-
-# bpftool's object table, in its order (prefixes resolve against it); None: not in pybpftool.
-OBJECTS = (
-    ("help", "help"),
-    ("batch", "batch"),
-    ("prog", None),
-    ("map", "pybpf.cli.cmd_map"),
-    ("link", None),
-    ("cgroup", None),
-    ("perf", None),
-    ("net", None),
-    ("feature", None),
-    ("btf", None),
-    ("gen", None),
-    ("struct_ops", None),
-    ("iter", "pybpf.cli.cmd_iter"),
-    ("version", "version"),
-)
 
 # getopt_long(argc, argv, "VhpjfLmndB:l", options): long name -> (short, takes an argument).
 _LONG = (
@@ -302,42 +285,24 @@ def _batch_end(out: Output, f, err: int) -> int:
     return err
 
 
-def cmd_select(table, args: Args, out: Output, help_fn) -> int:
-    """bpftool's cmd_select: first row whose name starts with the word; row 0 if no word is left;
-    the help (and -1) if nothing matches. Rows hold functions (or, for objects, module names)."""
-    out.opts.last_help = (help_fn, Args(args.words, args.pos + 1))
-    word = args.cur
-    rows = table if word is not None else table[:1]
-    for name, target in rows:
-        if word is None or is_prefix(word, name):
-            sub = Args(args.words, args.pos + 1) if word is not None else args
-            if callable(target):
-                return target(sub, out)
-            return _run_object(name, target, sub, out)
-    help_fn(Args(args.words, args.pos + 1), out)
-    return -1
-
-
-def _run_object(name: str, target: str | None, args: Args, out: Output) -> int:
-    if target == "help":
-        return do_help(args, out)
-    if target == "version":
-        return do_version(args, out)
-    if target == "batch":
-        return do_batch(args, out)
-    module = None
-    if target is not None:
-        try:
-            # __import__ + sys.modules, not importlib: importlib pulls in warnings at start-up.
-            __import__(target)
-            module = sys.modules[target]
-        except ModuleNotFoundError as e:
-            if e.name != target:
-                raise
-    if module is None:
-        out.error(f"'{name}' is not provided by pybpftool")
-        return -1
-    return module.main(args, out)
+# bpftool's object table, in its order (prefixes resolve against it): a function, a module
+# name, or None (not in pybpftool).
+OBJECTS = (
+    ("help", do_help),
+    ("batch", do_batch),
+    ("prog", None),
+    ("map", "pybpf.cli.cmd_map"),
+    ("link", None),
+    ("cgroup", None),
+    ("perf", None),
+    ("net", None),
+    ("feature", None),
+    ("btf", None),
+    ("gen", None),
+    ("struct_ops", None),
+    ("iter", "pybpf.cli.cmd_iter"),
+    ("version", do_version),
+)
 
 
 def _usage(out: Output) -> int:
@@ -406,8 +371,6 @@ def main(argv: list[str] | None = None) -> int:
             ret = cmd_select(OBJECTS, Args(words, 0), out, do_help)
         except Usage:
             ret = _usage(out)
-        except Exit as e:
-            ret = e.status
         return _finish(out, ret)
     except BrokenPipeError:
         return _broken_pipe()

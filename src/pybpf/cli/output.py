@@ -24,7 +24,6 @@ API (``out`` is the ``Output`` every command receives):
 
 from __future__ import annotations
 
-import os
 import sys
 
 _FLUSH_AT = 1 << 17
@@ -246,8 +245,3 @@ class _Closed:
 
 def _std(stream):
     return stream.buffer if stream is not None else _Closed()
-
-
-def write_stderr_now(text: str) -> None:
-    """Write to fd 2 directly (for messages before an ``Output`` exists)."""
-    os.write(2, text.encode("utf-8", "surrogateescape"))
