@@ -5,3 +5,42 @@ the plain/JSON writer, ``common.py`` what every command shares (dispatch, MAP/PR
 exit status), ``entries.py`` the element formatters, ``cmd_map.py`` and ``dump.py`` the map
 commands. Command modules import ``common``, never one another.
 """
+
+
+def default_signals() -> None:
+    """Signals as a C program has them: SIGPIPE and SIGXFSZ kill (Python ignores them), SIGINT
+    kills rather than raising KeyboardInterrupt. Called first thing by the entry points."""
+    import _signal
+
+    _signal.signal(_signal.SIGINT, _die)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+
+
+def _die(signum, frame) -> None:
+    # A Python-level handler rather than SIG_DFL: a SIGINT caught by Python's own handler before
+    # it was replaced still arrives here (with SIG_DFL, Python would report it and go on).
+    import _signal
+    import os
+
+    _signal.signal(signum, _signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def run() -> int:
+    """The ``pybpftool`` console script."""
+    default_signals()
+    from pybpf.cli.main import main
+
+    return main()
+
+
+def _launched_as_pybpftool() -> bool:
+    import sys
+
+    return bool(sys.argv) and sys.argv[0].rpartition("/")[2] == "pybpftool"
+
+
+# A console script imports this package before it calls main(): the sooner the better.
+if _launched_as_pybpftool():
+    default_signals()

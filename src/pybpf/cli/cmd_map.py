@@ -359,19 +359,25 @@ def do_lookup(args: Args, out: Output) -> int:
         e = parse_elem(args, out, m, key=m.key_size or None)
         if e is None:
             return -1
+        if not m.key_size and int(m.info().type) == MAP_TYPE.BLOOM_FILTER:
+            return _lookup_failed(out, e.key, errno.ENOENT)
         try:
             value = m.lookup(e.key) if m.key_size else m.peek()
         except BPFError as err:
-            if err.errno == errno.ENOENT:
-                if out.json:
-                    out.null()
-                else:
-                    out.write(f"key:\n{hex_bytes(e.key)}\n\nNot found\n")
-            else:
-                out.error(f"lookup failed: {strerror(err)}")
-            return status(err)
+            return _lookup_failed(out, e.key, err.errno)
         _print_key_value(out, m, e.key, value)
     return 0
+
+
+def _lookup_failed(out: Output, key: bytes, err: int) -> int:
+    if err == errno.ENOENT:
+        if out.json:
+            out.null()
+        else:
+            out.write(f"key:\n{hex_bytes(key)}\n\nNot found\n")
+    else:
+        out.error(f"lookup failed: {os.strerror(err)}")
+    return -err
 
 
 def do_getnext(args: Args, out: Output) -> int:
@@ -385,6 +391,10 @@ def do_getnext(args: Args, out: Output) -> int:
             if e is None:
                 return -1
             key = e.key
+        if key is not None and not m.key_size:
+            # bpftool's key is then a zero-length allocation, not NULL: the kernel refuses it.
+            out.error(f"can't get next key: {os.strerror(errno.EINVAL)}")
+            return -errno.EINVAL
         try:
             nxt = m.get_next_key(key)
         except BPFError as err:
@@ -427,25 +437,38 @@ def do_delete(args: Args, out: Output) -> int:
     return 0
 
 
+# bpftool hands the kernel a key (pop) or a bloom filter value (lookup) it never fills: fresh
+# heap memory, which names no element. Reproduced without the call, so nothing can change:
+# hash maps find no such key, a bloom filter no such value.
+_HASH_TYPES = frozenset({MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH})
+
+
 def do_pop_dequeue(args: Args, out: Output) -> int:
     m = _map_arg(args, out)
     if m is None:
         return -1
     with m:
         key = bytes(m.key_size)
+        if m.key_size and int(m.info().type) in _HASH_TYPES:
+            return _pop_failed(out, errno.ENOENT)
         try:
+            # Other keyed maps refuse the command whatever the key; keyless ones pop.
             value = m.lookup_and_delete(key if m.key_size else None)
         except BPFError as err:
-            if err.errno == errno.ENOENT:
-                if out.json:
-                    out.null()
-                else:
-                    out.write("Error: empty map\n")
-            else:
-                out.error(f"pop failed: {strerror(err)}")
-            return status(err)
+            return _pop_failed(out, err.errno)
         _print_key_value(out, m, key, value)
     return 0
+
+
+def _pop_failed(out: Output, err: int) -> int:
+    if err == errno.ENOENT:
+        if out.json:
+            out.null()
+        else:
+            out.write("Error: empty map\n")
+    else:
+        out.error(f"pop failed: {os.strerror(err)}")
+    return -err
 
 
 def do_freeze(args: Args, out: Output) -> int:

@@ -6,7 +6,7 @@ import sys
 
 from pybpf.cli.args import Args, Usage, is_prefix
 from pybpf.cli.common import cmd_select
-from pybpf.cli.output import Output
+from pybpf.cli.output import Output, die_by_signal
 
 # getopt_long(argc, argv, "VhpjfLmndB:l", options): long name -> (short, takes an argument).
 _LONG = (
@@ -315,8 +315,13 @@ def _usage(out: Output) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run pybpftool with ``argv`` (default ``sys.argv``); returns the exit status."""
-    if argv is None:
+    """Run pybpftool with ``argv`` (default ``sys.argv``, a program run: C's signal dispositions
+    too); returns the exit status."""
+    program = argv is None
+    if program:
+        from pybpf.cli import default_signals
+
+        default_signals()
         argv = sys.argv
     opts = Options(_bin_name(argv[0] if argv else "pybpftool"))
     out = Output()
@@ -356,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
 
                     if not os.path.isfile(optarg):
                         out.error(f"failed to parse base BTF at '{optarg}': -2\n")
-                        return _finish(out, 255)
+                        # bpftool returns from main() here, without jsonw_destroy's newline.
+                        return _finish(out, 255, newline=False)
                     opts.base_btf = optarg
                 elif opt == "?":
                     out.error(f"unrecognized option '{cur[optind - 1]}'")
@@ -373,34 +379,24 @@ def main(argv: list[str] | None = None) -> int:
             ret = _usage(out)
         return _finish(out, ret)
     except BrokenPipeError:
-        return _broken_pipe()
+        die_by_signal(13)
+        raise
     except KeyboardInterrupt:
-        return 130
+        if program:  # only if it came before default_signals(): die as the signal would have us
+            die_by_signal(2)
+        raise
     except Exception as e:  # a bug: still an error line and a status, never a traceback
         out.error(f"internal error: {type(e).__name__}: {e}")
         return _finish(out, 255)
 
 
-def _finish(out: Output, ret: int) -> int:
+def _finish(out: Output, ret: int, newline: bool = True) -> int:
     try:
-        out.close()
+        out.close(newline)
     except BrokenPipeError:
-        return _broken_pipe()
-    except OSError:
-        pass  # stdout unwritable (closed, disk full): C's printf would fail as silently
+        die_by_signal(13)
+        raise
     return ret & 0xFF
-
-
-def _broken_pipe() -> int:
-    """The reader went away (``| head``): end quietly, as bpftool does on SIGPIPE."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-    return 141
 
 
 if __name__ == "__main__":

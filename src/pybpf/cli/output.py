@@ -24,6 +24,7 @@ API (``out`` is the ``Output`` every command receives):
 
 from __future__ import annotations
 
+import os
 import sys
 
 _FLUSH_AT = 1 << 17
@@ -58,8 +59,8 @@ class Output:
         self._depth = 0
         self._sep = ""
         self._open: list[str] = []  # closing characters of the open containers
-        self._stdout = stdout if stdout is not None else _std(sys.stdout)
-        self._stderr = stderr if stderr is not None else _std(sys.stderr)
+        self._stdout = stdout if stdout is not None else _std(sys.stdout, 1)
+        self._stderr = stderr if stderr is not None else _std(sys.stderr, 2)
 
     # -- plain text ---------------------------------------------------------------------------
 
@@ -236,12 +237,48 @@ _HEX_JSON = [f'"0x{b:02x}"' for b in range(256)]
 class _Closed:
     """Stands for a stream the process was started without (``>&-``): output is dropped, as C's is."""
 
-    def write(self, data: bytes) -> int:
+    def write(self, data) -> int:
         return len(data)
 
     def flush(self) -> None:
         pass
 
 
-def _std(stream):
-    return stream.buffer if stream is not None else _Closed()
+class _FdWriter:
+    """Writes to fd 1 or 2 as C's stdio ends up doing: every byte (short writes continue), a
+    failed write dropped silently (a full disk, a closed fd), and on a reader gone (EPIPE) death
+    by SIGPIPE, bpftool's fate."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        write = os.write
+        try:
+            while view:
+                view = view[write(self.fd, view):]
+        except BrokenPipeError:
+            die_by_signal(13)
+        except OSError:
+            pass
+        finally:
+            view.release()
+
+    def flush(self) -> None:
+        pass
+
+
+def die_by_signal(signum: int) -> None:
+    """End the process by ``signum`` with its default action, as an unhandled signal does."""
+    import _signal
+
+    _signal.signal(signum, _signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {signum})
+
+
+def _std(stream, fd: int):
+    return _FdWriter(fd) if stream is not None else _Closed()
