@@ -183,3 +183,19 @@ def test_raw_byte_names(bpffs_dir: Path):
         bt, py = _raw_pair(args)
         assert bt == Result(py.rc, py.out.replace(b"pybpftool", b"bpftool"), py.err), args
         assert RAW in bt.out
+
+
+@pytest.mark.parametrize("opt", [[], ["-j"]])
+@pytest.mark.parametrize("source", ["-", "file"])
+def test_batch_with_stdin_closed(shared, tmp_path, opt, source):
+    """`batch file -` with no stdin fails reading as bpftool does; a real file does not need stdin."""
+    f = tmp_path / "cmds"
+    f.write_text(f"map show pinned {shared.path('hash')}\n")
+    args = [*opt, "batch", "file", "-" if source == "-" else str(f)]
+    results = []
+    for tool in (BPFTOOL, PYBPFTOOL):
+        argv0 = "bpftool" if tool == BPFTOOL else tool
+        p = subprocess.run([argv0, *args], executable=tool, capture_output=True, env=ENV,
+                           preexec_fn=lambda: os.close(0))
+        results.append(Result(p.returncode, p.stdout, p.stderr))
+    assert_same(args, results[0], args, results[1])

@@ -21,10 +21,10 @@ def _die(signum, frame) -> None:
     # A Python-level handler rather than SIG_DFL: a SIGINT caught by Python's own handler before
     # it was replaced still arrives here (with SIG_DFL, Python would report it and go on).
     import _signal
-    import os
+    import posix  # not os: under -S it may still be half imported
 
     _signal.signal(signum, _signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+    posix.kill(posix.getpid(), signum)
 
 
 def run() -> int:
@@ -35,12 +35,16 @@ def run() -> int:
     return main()
 
 
-def _launched_as_pybpftool() -> bool:
+def _startup() -> None:
     import sys
 
-    return bool(sys.argv) and sys.argv[0].rpartition("/")[2] == "pybpftool"
+    if sys.argv and sys.argv[0].rpartition("/")[2] == "pybpftool":
+        default_signals()
 
 
-# A console script imports this package before it calls main(): the sooner the better.
-if _launched_as_pybpftool():
-    default_signals()
+# A console script imports this package before it calls main(): the sooner the better. A SIGINT
+# that Python's own handler turned into KeyboardInterrupt meanwhile still ends the run by SIGINT.
+try:
+    _startup()
+except KeyboardInterrupt:
+    _die(2, None)

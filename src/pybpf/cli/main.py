@@ -212,7 +212,7 @@ def do_batch(args: Args, out: Output) -> int:
     args.next()
     path = args.cur
     try:
-        f = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        f = _stdin() if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as e:
         import os
 
@@ -225,7 +225,11 @@ def do_batch(args: Args, out: Output) -> int:
     read_error = None
     try:
         while True:
-            raw = f.readline(_LINE_MAX - 1)
+            try:
+                raw = f.readline(_LINE_MAX - 1)
+            except OSError as e:
+                read_error = e.errno
+                break
             if not raw:
                 break
             buf = raw.decode("utf-8", "surrogateescape").partition("#")[0]
@@ -272,14 +276,38 @@ def do_batch(args: Args, out: Output) -> int:
             out.write(f"processed {lines} commands\n")
         return _batch_end(out, f, 0)
     except BaseException:
-        if f is not sys.stdin.buffer:
-            f.close()
+        f.close()
         raise
 
 
+class _NoStdin:
+    """stdin when the process was started without one: reading fails as read(0) would."""
+
+    def readline(self, size: int = -1) -> bytes:
+        import errno
+
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    def close(self) -> None:
+        pass
+
+
+class _Stdin:
+    """stdin's bytes, left open at the end."""
+
+    def __init__(self, f):
+        self.readline = f.readline
+
+    def close(self) -> None:
+        pass
+
+
+def _stdin():
+    return _Stdin(sys.stdin.buffer) if sys.stdin is not None else _NoStdin()
+
+
 def _batch_end(out: Output, f, err: int) -> int:
-    if f is not sys.stdin.buffer:
-        f.close()
+    f.close()
     if out.json:
         out.end_array()
     return err

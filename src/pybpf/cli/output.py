@@ -281,4 +281,11 @@ def die_by_signal(signum: int) -> None:
 
 
 def _std(stream, fd: int):
-    return _FdWriter(fd) if stream is not None else _Closed()
+    if stream is None:
+        return _Closed()
+    try:
+        if stream.fileno() == fd:
+            return _FdWriter(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return stream.buffer  # replaced by the caller (pytest's capture, say): write through it
