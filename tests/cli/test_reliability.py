@@ -199,3 +199,11 @@ def test_batch_with_stdin_closed(shared, tmp_path, opt, source):
                            preexec_fn=lambda: os.close(0))
         results.append(Result(p.returncode, p.stdout, p.stderr))
     assert_same(args, results[0], args, results[1])
+
+
+@pytest.mark.parametrize("name", ["bloom", "ringbuf", "queue"])
+@pytest.mark.parametrize("tail", [["key"], ["key", "hex"]])
+def test_delete_with_key_on_keyless_maps(oracle, shared, name, tail):
+    """Found by tools/fuzz_cli.py: bpftool's zero-length key is refused with EINVAL."""
+    oracle.check("map", "delete", "pinned", shared.path(name), *tail)
+    oracle.check("-j", "map", "delete", "pinned", shared.path(name), *tail)

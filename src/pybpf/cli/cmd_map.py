@@ -427,6 +427,10 @@ def do_delete(args: Args, out: Output) -> int:
         e = parse_elem(args, out, m, key=m.key_size)
         if e is None:
             return -1
+        if not m.key_size:
+            # As in getnext: bpftool's key is a zero-length allocation, which the kernel refuses.
+            out.error(f"delete failed: {os.strerror(errno.EINVAL)}")
+            return -errno.EINVAL
         try:
             m.delete(e.key)
         except BPFError as err:
