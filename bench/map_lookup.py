@@ -60,8 +60,13 @@ def run_py(m: Map, key: bytes, iterations: int) -> float:
 def run_floor(m: Map, key: bytes, iterations: int) -> float:
     """The bare prebuilt ctypes bpf(2) call that ``lookup`` makes, without the method around it:
     what pure Python cannot go below (a private attribute, read for this measurement only)."""
-    call = m._fast_lookup[0]
-    m._fast_lookup[1][:] = key
+    import functools
+
+    from pybpf._sys import syscall as s
+
+    c = m._caller()
+    c.key[:] = key
+    call = functools.partial(s._fast, s._FAST_NR, s._FAST_CMD[s.CMD.MAP_LOOKUP_ELEM], c._lookup_ref, c._size)
     t0 = time.perf_counter_ns()
     for _ in range(iterations):
         call()

@@ -1,7 +1,11 @@
 """``python -m pybpf``: the pybpftool command line."""
 
-import sys
+from pybpf.cli import default_signals
 
-from pybpf.cli.main import main
+default_signals()
+
+import sys  # noqa: E402
+
+from pybpf.cli.main import main  # noqa: E402
 
 sys.exit(main())

@@ -53,7 +53,7 @@ def check_pin_path(path: str, op: str = "pin") -> None:
         raise Exists(errno.EEXIST, op, path, "path exists")
 
 
-# -- for pybpftool: bpftool's pin and -f/--bpffs behaviour -------------------------------------
+# -- pins as objects ------------------------------------------------------------------------
 
 
 def pin_fd(fd: int, path: str) -> None:
@@ -63,14 +63,13 @@ def pin_fd(fd: int, path: str) -> None:
     syscall.obj_pin(fd, path)
 
 
-def open_pinned(path: str) -> tuple[FD, str]:
-    """Open whatever is pinned at ``path`` (BPF_OBJ_GET): an owned fd and bpftool's name for
-    what it holds ('map', 'prog', 'link' or 'unknown')."""
+def open_pinned(path: str) -> tuple[FD, str | None]:
+    """Open whatever is pinned at ``path`` (BPF_OBJ_GET): an owned fd and the kind of object it
+    holds ('map', 'prog', 'link', 'btf' ...; None if the kernel does not say)."""
     from ._sys import syscall
 
     fd = FD(syscall.obj_get(path))
-    kind = proc.bpf_fd_kind(fd.fileno())
-    return fd, kind if kind in ("map", "prog", "link") else "unknown"
+    return fd, proc.bpf_fd_kind(fd.fileno())
 
 
 def _mount_points() -> list[str]:
@@ -92,13 +91,9 @@ def _mount_points() -> list[str]:
     return points
 
 
-def pinned_paths(kind: str = "map") -> dict[int, list[str]]:
-    """Id -> pinned paths of every ``kind`` object ('map', 'prog', 'link') pinned on any bpffs.
-
-    Walks each bpffs mount as bpftool's -f does (nftw, physical: symlinks not followed, each
-    directory in readdir order). The paths of one id come in the order bpftool prints them,
-    which is that of libbpf's hashmap the walk fills (see ``_hashmap_order``).
-    """
+def pinned_objects(kind: str = "map") -> list[tuple[int, str]]:
+    """(id, path) of every ``kind`` object ('map', 'prog') pinned on any bpffs, in walk order:
+    each mount depth first, each directory in readdir order, symlinks not followed."""
     from ._sys import abi, syscall
 
     visits: list[tuple[int, str]] = []
@@ -137,34 +132,4 @@ def pinned_paths(kind: str = "map") -> dict[int, list[str]]:
 
     for point in _mount_points():
         walk(point)
-    return _hashmap_order(visits)
-
-
-def _hashmap_order(visits: list[tuple[int, str]]) -> dict[int, list[str]]:
-    """Replay libbpf's hashmap (hashmap__append keyed by id, growing at 3/4 load by
-    re-inserting bucket by bucket at list heads) to learn each id's iteration order."""
-    mult = 11400714819323198485
-    mask = (1 << 64) - 1
-    bits = 0
-    buckets: list[list[tuple[int, str]]] = []
-    size = 0
-
-    def bucket_of(key: int, nbits: int) -> int:
-        return ((key * mult) & mask) >> (64 - nbits) if nbits else 0
-
-    for entry in visits:
-        cap = 1 << bits if buckets else 0
-        if cap == 0 or (size + 1) * 4 // 3 > cap:
-            nbits = max(bits + 1, 2)
-            grown: list[list[tuple[int, str]]] = [[] for _ in range(1 << nbits)]
-            for b in buckets:
-                for e in b:
-                    grown[bucket_of(e[0], nbits)].insert(0, e)
-            buckets, bits = grown, nbits
-        buckets[bucket_of(entry[0], bits)].insert(0, entry)
-        size += 1
-    found: dict[int, list[str]] = {}
-    for b in buckets:
-        for id_, path in b:
-            found.setdefault(id_, []).append(path)
-    return found
+    return visits

@@ -227,11 +227,10 @@ def test_dump_streams_bounded_memory(bpffs_dir: Path):
 
 
 def test_bulk_format_matches_per_element_layout():
-    """The bulk formatter and entries.Layout agree element by element, across layouts."""
+    """A formatter's whole-batch path (``elements``) and its per-element path agree, across layouts."""
     import io
 
-    from pybpf.cli.dump import _BulkFormat
-    from pybpf.cli.entries import Layout
+    from pybpf.cli.entries import formatter_for
     from pybpf.cli.output import Output
 
     for mtype, ks, vs in [(MapType.HASH, 1, 1), (MapType.HASH, 16, 9), (MapType.HASH, 20, 33),
@@ -243,7 +242,6 @@ def test_bulk_format_matches_per_element_layout():
             if m.is_percpu:
                 vals = [[v] * m.ncpus for v in vals]
             m.update_batch(filled_keys, vals)
-            layout = Layout.of(m)
             for json_, pretty in ((False, False), (True, False), (True, True)):
                 bulk, each = io.BytesIO(), io.BytesIO()
                 o1 = Output(json=json_, pretty=pretty, stdout=bulk)
@@ -251,15 +249,12 @@ def test_bulk_format_matches_per_element_layout():
                 for o in (o1, o2):
                     if json_:
                         o.start_array()
-                fmt = _BulkFormat(m, layout, o1)
-                assert fmt.cols is not None
+                bulk_fmt, each_fmt = formatter_for(m, o1), formatter_for(m, o2)
                 for b in m.batches(64):
-                    fmt.write(b)
+                    bulk_fmt.elements(b)
+                assert bulk_fmt._bulk.cols is not None, "the template path was not taken"
                 for k, v in m.items(64):
-                    if json_:
-                        layout.json(o2, k, v)
-                    else:
-                        o2.write(layout.plain(k, v))
+                    each_fmt.element(k, v)
                 for o in (o1, o2):
                     if json_:
                         o.end_array()

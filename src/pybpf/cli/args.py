@@ -16,7 +16,7 @@ API:
   GET_ARG, ``args.require(n, out)`` is REQ_ARGS (prints bpftool's error, returns False),
   ``args.bad(out)`` is BAD_ARG (prints ``what is '...'?``, returns -1), ``args.rest()``.
 - ``Usage``: raised where bpftool calls usage(): the caller prints the current object's
-  help and exits 255. ``Exit(status)``: raised to end the run with ``status`` at once.
+  help and exits 255.
 """
 
 from __future__ import annotations
@@ -27,14 +27,6 @@ _SPACE = " \t\n\v\f\r"
 
 class Usage(Exception):
     """bpftool's usage(): print the current help text, exit 255."""
-
-
-class Exit(Exception):
-    """End the run now with ``status`` (what has been written stays written)."""
-
-    def __init__(self, status: int):
-        super().__init__(status)
-        self.status = status
 
 
 def is_prefix(word: str | None, keyword: str) -> bool:

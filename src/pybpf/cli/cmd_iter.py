@@ -19,50 +19,11 @@ import os
 
 from pybpf.cli import libbpf
 from pybpf.cli.args import Args, Usage, is_prefix, strtoul
+from pybpf.cli.common import mount_bpffs_for_pin, parse_map
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pybpf.cli.output import Output
-
-
-# -- what cli/common.py provides (one place, re-pointed at merge) -------------------------------
-
-
-def parse_map(args: Args, out: Output):
-    """map_parse_fd: MAP := { id MAP_ID | pinned FILE | name MAP_NAME }, one map or None."""
-    from pybpf.cli.cmd_map import parse_map as _parse_map
-
-    return _parse_map(args, out)
-
-
-def c_dirname(path: str) -> str:
-    """dirname(3)."""
-    p = path.rstrip("/")
-    if not p:
-        return "/" if path else "."
-    i = p.rfind("/")
-    if i < 0:
-        return "."
-    return p[:i].rstrip("/") or "/"
-
-
-def mount_bpffs_for_pin(out: Output, path: str) -> int:
-    """bpftool's mount_bpffs_for_pin: mount a bpffs on PATH's directory unless it is on one
-    (refused under -n); 0 or -1 after the error."""
-    from pybpf import bpffs
-
-    directory = c_dirname(path)
-    if bpffs.is_bpffs(directory):
-        return 0
-    if out.opts.nomount:
-        out.error("no BPF file system found, not mounting it due to --nomount option")
-        return -1
-    try:
-        bpffs.mount(directory)
-    except OSError as e:
-        out.error(f"can't mount BPF file system to pin the object ({path}): {e.strerror}")
-        return -1
-    return 0
 
 
 # -- ITER_ARG: what the link iterates -------------------------------------------------------------

@@ -1,243 +1,34 @@
-"""``pybpftool map``: bpftool's map commands (map.c), on top of pybpf.maps.
-
-Public helpers for other commands: ``parse_maps(args, out)`` / ``parse_map(args, out)``
-(MAP := id N | pinned FILE | name NAME, with bpftool's errors), ``parse_prog(args, out)``,
-``show_one(out, m, pinned, refs)``; ``cmd_select`` rows in ``COMMANDS`` (bpftool's order).
-"""
+"""``pybpftool map``: bpftool's map commands (map.c), on top of pybpf.maps; ``COMMANDS`` holds
+bpftool's rows in its order. MAP/PROG parsing and pins are shared in ``common``."""
 
 from __future__ import annotations
 
 import errno
 import os
 
-from pybpf import bpffs
 from pybpf._sys.abi import MAP_TYPE
 from pybpf.cli.args import Args, Usage, is_prefix, strtoul
-from pybpf.cli.entries import Layout, hex_bytes
-from pybpf.cli.tables import map_type_from_name, map_type_name, prog_type_name
+from pybpf.cli.common import (
+    close_all,
+    cmd_select,
+    name_bytes,
+    parse_map,
+    parse_maps,
+    parse_prog,
+    pin_fd,
+    pinned_paths,
+    status,
+    strerror,
+)
+from pybpf.cli.entries import formatter_for, hex_bytes
+from pybpf.cli.map_header import header_json, header_plain
+from pybpf.cli.tables import map_type_from_name, prog_type_name
 from pybpf.errors import BPFError
 from pybpf.maps import Map, map_ids
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pybpf.cli.output import Output
-
-
-def _c_dirname(path: str) -> str:
-    """dirname(3)."""
-    p = path.rstrip("/")
-    if not p:
-        return "/" if path else "."
-    i = p.rfind("/")
-    if i < 0:
-        return "."
-    d = p[:i].rstrip("/")
-    return d or "/"
-
-
-def _neg(e: OSError) -> int:
-    """The status bpftool returns for a failed libbpf call: the negative errno."""
-    return -(e.errno or 1)
-
-
-def _strerror(e: OSError) -> str:
-    return os.strerror(e.errno) if e.errno else str(e)
-
-
-def _close_all(objs) -> None:
-    for o in objs:
-        o.close()
-
-
-# -- MAP := id N | pinned FILE | name NAME ------------------------------------------------------
-
-
-def _open_pinned(path: str, kind: str, out: Output):
-    """open_obj_pinned_any: an owned fd of the ``kind`` object pinned at ``path``, or None."""
-    try:
-        fd, got = bpffs.open_pinned(path)
-    except OSError as e:
-        msg = _strerror(e)
-        if e.errno == errno.EACCES:
-            # bpftool tests is_bpffs(dirname(path)) on EACCES only, and dirname() cuts its copy
-            # of the path in place: the path it prints is then the parent, bpffs or not.
-            parent = _c_dirname(path)
-            if not bpffs.is_bpffs(parent):
-                msg = "directory not in bpf file system (bpffs)"
-            if "/" in path.rstrip("/") or path.startswith("/"):
-                path = parent
-        out.error(f"bpf obj get ({path}): {msg}")
-        return None
-    if got != kind:
-        fd.close()
-        out.error(f"incorrect object type: {got}")
-        return None
-    return fd
-
-
-def parse_maps(args: Args, out: Output) -> list[Map] | None:
-    """map_parse_fds: the maps MAP names (several for a name, possibly none), or None after an
-    error was printed. Consumes the MAP words from ``args``."""
-    w = args.cur
-    if is_prefix(w, "id"):
-        args.next()
-        text = args.cur
-        if text is None:
-            raise Usage()
-        id_, ok = strtoul(text, 0)
-        if not ok:
-            out.error(f"can't parse {text} as ID")
-            return None
-        args.next()
-        id_ &= 0xFFFFFFFF
-        try:
-            return [Map.from_id(id_)]
-        except BPFError as e:
-            out.error(f"get map by id ({id_}): {_strerror(e)}")
-            return None
-    if is_prefix(w, "name"):
-        args.next()
-        name = args.cur
-        if name is None:
-            raise Usage()
-        if len(name.encode("utf-8", "surrogateescape")) > 15:
-            out.error("can't parse name")
-            return None
-        args.next()
-        return _maps_by_name(name, out)
-    if is_prefix(w, "pinned"):
-        args.next()
-        path = args.cur
-        if path is None:
-            raise Usage()
-        args.next()
-        fd = _open_pinned(path, "map", out)
-        if fd is None:
-            return None
-        try:
-            return [Map.from_fd(fd.detach(), take_ownership=True)]
-        except BPFError as e:
-            out.error(f"can't get map info: {_strerror(e)}")
-            return None
-    out.error(f"expected 'id', 'name' or 'pinned', got: '{'(null)' if w is None else w}'?")
-    return None
-
-
-def _maps_by_name(name: str, out: Output) -> list[Map] | None:
-    found: list[Map] = []
-    try:
-        for id_ in map_ids():
-            try:
-                m = Map.from_id(id_)
-            except BPFError as e:
-                _close_all(found)
-                out.error(f"can't get map by id ({id_}): {_strerror(e)}")
-                return None
-            if m.name == name:
-                found.append(m)
-            else:
-                m.close()
-    except BPFError as e:
-        _close_all(found)
-        out.error(_strerror(e))
-        return None
-    return found
-
-
-def parse_map(args: Args, out: Output) -> Map | None:
-    """map_parse_fd: exactly one map, or None (an error printed, except for an unmatched name)."""
-    maps = parse_maps(args, out)
-    if maps is None:
-        return None
-    if len(maps) != 1:
-        if maps:
-            out.error("several maps match this handle")
-            _close_all(maps)
-        return None
-    return maps[0]
-
-
-def parse_prog(args: Args, out: Output):
-    """prog_parse_fd: PROG := id N | pinned FILE | tag TAG | name NAME, one program or None."""
-    from pybpf.programs import Program, prog_ids
-
-    w = args.cur
-    progs: list = []
-    if is_prefix(w, "id"):
-        args.next()
-        text = args.cur or ""
-        id_, ok = strtoul(text, 0)
-        if not ok:
-            out.error(f"can't parse {text} as ID")
-            return None
-        args.next()
-        id_ &= 0xFFFFFFFF
-        try:
-            return Program.from_id(id_)
-        except BPFError as e:
-            out.error(f"get by id ({id_}): {_strerror(e)}")
-            return None
-    if is_prefix(w, "tag") or is_prefix(w, "name"):
-        by_tag = is_prefix(w, "tag")
-        args.next()
-        text = args.cur or ""
-        if by_tag:
-            tag = _parse_tag(text)
-            if tag is None:
-                out.error("can't parse tag")
-                return None
-        elif len(text.encode("utf-8", "surrogateescape")) > 127:
-            out.error("can't parse name")
-            return None
-        args.next()
-        try:
-            for id_ in prog_ids():
-                try:
-                    p = Program.from_id(id_)
-                except BPFError as e:
-                    out.error(f"can't get prog by id ({id_}): {_strerror(e)}")
-                    _close_all(progs)
-                    return None
-                if (p.tag == tag) if by_tag else (p.name == text):
-                    progs.append(p)
-                else:
-                    p.close()
-        except BPFError as e:
-            _close_all(progs)
-            out.error(_strerror(e))
-            return None
-    elif is_prefix(w, "pinned"):
-        args.next()
-        path = args.cur or ""
-        args.next()
-        fd = _open_pinned(path, "prog", out)
-        if fd is None:
-            return None
-        return Program.from_fd(fd.detach(), take_ownership=True)
-    else:
-        out.error(f"expected 'id', 'tag', 'name' or 'pinned', got: '{'(null)' if w is None else w}'?")
-        return None
-    if len(progs) != 1:
-        if progs:
-            out.error("several programs match this handle")
-            _close_all(progs)
-        return None
-    return progs[0]
-
-
-def _parse_tag(text: str) -> bytes | None:
-    """sscanf "%02hhx" x 8: up to two hex digits per byte, optional sign and blanks as scanf takes them."""
-    out = bytearray()
-    i, n = 0, len(text)
-    for _ in range(8):
-        j = i
-        while j < n and j - i < 2 and text[j] in "0123456789abcdefABCDEF":
-            j += 1
-        if j == i:
-            return None
-        out.append(int(text[i:j], 16))
-        i = j
-    return bytes(out)
 
 
 # -- DATA, VALUE and flags ----------------------------------------------------------------------
@@ -287,10 +78,12 @@ class Elem:
             self.held = None
 
 
-def parse_elem(args: Args, out: Output, m: Map, key: bool, value: bool, ks: int, vs: int,
-               flags: bool) -> Elem | None:
-    """bpftool's parse_elem: ``key``/``value``/``flags`` say which are still wanted; ``ks``/``vs``
-    are the sizes bpftool passes (0 gives 'unnecessary ...'). None after an error."""
+def parse_elem(args: Args, out: Output, m: Map, *, key: int | None = None, value: int | None = None,
+               flags: bool = False) -> Elem | None:
+    """bpftool's parse_elem: ``key``/``value`` are the sizes of the parts wanted (None: not wanted,
+    refused as 'unnecessary'); ``flags``: UPDATE_FLAGS accepted. None after an error."""
+    ks, vs = key or 0, value or 0
+    key, value = key is not None, value is not None
     e = Elem()
     while True:
         w = args.cur
@@ -375,34 +168,6 @@ def _dev_name(ifindex: int, ns_dev: int, ns_ino: int) -> str | None:
         return socket.if_indextoname(ifindex)
     except OSError:
         return None
-
-
-def _flags_int(flags: int) -> int:
-    """map_flags printed with %d: the u32 read as int."""
-    f = int(flags) & 0xFFFFFFFF
-    return f - (1 << 32) if f & 0x80000000 else f
-
-
-def header_json(out: Output, info) -> None:
-    """show_map_header_json: id, type, name and flags, shared by show and dump."""
-    tname = map_type_name(info.type)
-    out.uint_field("id", info.id)
-    if tname is not None:
-        out.string_field("type", tname)
-    else:
-        out.uint_field("type", int(info.type))
-    if info.name:
-        out.string_field("name", info.name)
-    out.name("flags")
-    out.raw(str(_flags_int(info.map_flags)))
-
-
-def header_plain(info) -> str:
-    """show_map_header_plain: ``ID: TYPE  name NAME  flags 0xF``, shared by show and dump."""
-    tname = map_type_name(info.type)
-    name = f"name {info.name}  " if info.name else ""
-    return (f"{info.id}: {tname + '  ' if tname is not None else f'type {int(info.type)}  '}"
-            f"{name}flags 0x{int(info.map_flags) & 0xFFFFFFFF:x}")
 
 
 def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
@@ -494,7 +259,7 @@ def show_one(out: Output, m: Map, pinned: dict[int, list[str]] | None,
 def do_show(args: Args, out: Output) -> int:
     from pybpf.fdrefs import holders
 
-    pinned = bpffs.pinned_paths("map") if out.opts.show_pinned else None
+    pinned = pinned_paths("map") if out.opts.show_pinned else None
     refs = holders("map")
     if len(args) == 2:
         maps = parse_maps(args, out)
@@ -508,9 +273,9 @@ def do_show(args: Args, out: Output) -> int:
             try:
                 show_one(out, m, pinned, refs)
             except BPFError as e:
-                out.error(f"can't get map info: {_strerror(e)}")
+                out.error(f"can't get map info: {strerror(e)}")
                 err = -1
-                _close_all(maps[i:])
+                close_all(maps[i:])
                 break
             m.close()
         if many:
@@ -529,7 +294,7 @@ def do_show(args: Args, out: Output) -> int:
             break
         except BPFError as e:
             kernel_old = " -- kernel too old?" if e.errno == errno.EINVAL else ""
-            out.error(f"can't get next map: {_strerror(e)}{kernel_old}")
+            out.error(f"can't get next map: {strerror(e)}{kernel_old}")
             err = -1
             break
         try:
@@ -537,14 +302,14 @@ def do_show(args: Args, out: Output) -> int:
         except BPFError as e:
             if e.errno == errno.ENOENT:
                 continue
-            out.error(f"can't get map by id ({id_}): {_strerror(e)}")
+            out.error(f"can't get map by id ({id_}): {strerror(e)}")
             err = -1
             break
         with m:
             try:
                 show_one(out, m, pinned, refs)
             except BPFError as e:
-                out.error(f"can't get map info: {_strerror(e)}")
+                out.error(f"can't get map info: {strerror(e)}")
                 err = -1
                 break
     if out.json:
@@ -563,11 +328,7 @@ def _map_arg(args: Args, out: Output) -> Map | None:
 
 
 def _print_key_value(out: Output, m: Map, key: bytes, value) -> None:
-    layout = Layout.of(m)
-    if out.json:
-        layout.json(out, key, value)
-    else:
-        out.write(layout.plain(key, value))
+    formatter_for(m, out).element(key, value)
 
 
 def do_update(args: Args, out: Output) -> int:
@@ -575,14 +336,14 @@ def do_update(args: Args, out: Output) -> int:
     if m is None:
         return -1
     with m:
-        e = parse_elem(args, out, m, m.key_size > 0, m.value_size > 0, m.key_size, m.value_size, True)
+        e = parse_elem(args, out, m, key=m.key_size or None, value=m.value_size or None, flags=True)
         if e is None:
             return -1
         try:
             m.update(e.key, e.value, e.flags)
         except BPFError as err:
-            out.error(f"update failed: {_strerror(err)}")
-            return _neg(err)
+            out.error(f"update failed: {strerror(err)}")
+            return status(err)
         finally:
             e.close()
     if out.json:
@@ -595,22 +356,28 @@ def do_lookup(args: Args, out: Output) -> int:
     if m is None:
         return -1
     with m:
-        e = parse_elem(args, out, m, m.key_size > 0, False, m.key_size, 0, False)
+        e = parse_elem(args, out, m, key=m.key_size or None)
         if e is None:
             return -1
+        if not m.key_size and int(m.info().type) == MAP_TYPE.BLOOM_FILTER:
+            return _lookup_failed(out, e.key, errno.ENOENT)
         try:
             value = m.lookup(e.key) if m.key_size else m.peek()
         except BPFError as err:
-            if err.errno == errno.ENOENT:
-                if out.json:
-                    out.null()
-                else:
-                    out.write(f"key:\n{hex_bytes(e.key)}\n\nNot found\n")
-            else:
-                out.error(f"lookup failed: {_strerror(err)}")
-            return _neg(err)
+            return _lookup_failed(out, e.key, err.errno)
         _print_key_value(out, m, e.key, value)
     return 0
+
+
+def _lookup_failed(out: Output, key: bytes, err: int) -> int:
+    if err == errno.ENOENT:
+        if out.json:
+            out.null()
+        else:
+            out.write(f"key:\n{hex_bytes(key)}\n\nNot found\n")
+    else:
+        out.error(f"lookup failed: {os.strerror(err)}")
+    return -err
 
 
 def do_getnext(args: Args, out: Output) -> int:
@@ -620,15 +387,19 @@ def do_getnext(args: Args, out: Output) -> int:
     with m:
         key = None
         if args:
-            e = parse_elem(args, out, m, True, False, m.key_size, 0, False)
+            e = parse_elem(args, out, m, key=m.key_size)
             if e is None:
                 return -1
             key = e.key
+        if key is not None and not m.key_size:
+            # bpftool's key is then a zero-length allocation, not NULL: the kernel refuses it.
+            out.error(f"can't get next key: {os.strerror(errno.EINVAL)}")
+            return -errno.EINVAL
         try:
             nxt = m.get_next_key(key)
         except BPFError as err:
-            out.error(f"can't get next key: {_strerror(err)}")
-            return _neg(err)
+            out.error(f"can't get next key: {strerror(err)}")
+            return status(err)
         if nxt is None:
             out.error(f"can't get next key: {os.strerror(errno.ENOENT)}")
             return -errno.ENOENT
@@ -653,17 +424,27 @@ def do_delete(args: Args, out: Output) -> int:
     if m is None:
         return -1
     with m:
-        e = parse_elem(args, out, m, True, False, m.key_size, 0, False)
+        e = parse_elem(args, out, m, key=m.key_size)
         if e is None:
             return -1
+        if not m.key_size:
+            # As in getnext: bpftool's key is a zero-length allocation, which the kernel refuses.
+            out.error(f"delete failed: {os.strerror(errno.EINVAL)}")
+            return -errno.EINVAL
         try:
             m.delete(e.key)
         except BPFError as err:
-            out.error(f"delete failed: {_strerror(err)}")
-            return _neg(err)
+            out.error(f"delete failed: {strerror(err)}")
+            return status(err)
     if out.json:
         out.null()
     return 0
+
+
+# bpftool hands the kernel a key (pop) or a bloom filter value (lookup) it never fills: fresh
+# heap memory, which names no element. Reproduced without the call, so nothing can change:
+# hash maps find no such key, a bloom filter no such value.
+_HASH_TYPES = frozenset({MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH})
 
 
 def do_pop_dequeue(args: Args, out: Output) -> int:
@@ -672,19 +453,26 @@ def do_pop_dequeue(args: Args, out: Output) -> int:
         return -1
     with m:
         key = bytes(m.key_size)
+        if m.key_size and int(m.info().type) in _HASH_TYPES:
+            return _pop_failed(out, errno.ENOENT)
         try:
+            # Other keyed maps refuse the command whatever the key; keyless ones pop.
             value = m.lookup_and_delete(key if m.key_size else None)
         except BPFError as err:
-            if err.errno == errno.ENOENT:
-                if out.json:
-                    out.null()
-                else:
-                    out.write("Error: empty map\n")
-            else:
-                out.error(f"pop failed: {_strerror(err)}")
-            return _neg(err)
+            return _pop_failed(out, err.errno)
         _print_key_value(out, m, key, value)
     return 0
+
+
+def _pop_failed(out: Output, err: int) -> int:
+    if err == errno.ENOENT:
+        if out.json:
+            out.null()
+        else:
+            out.write("Error: empty map\n")
+    else:
+        out.error(f"pop failed: {os.strerror(err)}")
+    return -err
 
 
 def do_freeze(args: Args, out: Output) -> int:
@@ -699,34 +487,14 @@ def do_freeze(args: Args, out: Output) -> int:
         try:
             m.freeze()
         except BPFError as err:
-            out.error(f"failed to freeze map: {_strerror(err)}")
-            return _neg(err)
+            out.error(f"failed to freeze map: {strerror(err)}")
+            return status(err)
     if out.json:
         out.null()
     return 0
 
 
 # -- pin and create -----------------------------------------------------------------------------
-
-
-def pin_fd(out: Output, fd: int, path: str) -> int:
-    """do_pin_fd: mount bpffs on the parent if needed (unless -n), then pin; 0 or the status."""
-    directory = _c_dirname(path)
-    if not bpffs.is_bpffs(directory):
-        if out.opts.nomount:
-            out.error("no BPF file system found, not mounting it due to --nomount option")
-            return -1
-        try:
-            bpffs.mount(directory)
-        except OSError as e:
-            out.error(f"can't mount BPF file system to pin the object ({path}): {e.strerror}")
-            return -1
-    try:
-        bpffs.pin_fd(fd, path)
-    except OSError as e:
-        out.error(f"can't pin the object ({path}): {_strerror(e)}")
-        return _neg(e)
-    return 0
 
 
 def do_pin(args: Args, out: Output) -> int:
@@ -830,15 +598,15 @@ def do_create(args: Args, out: Output) -> int:
         if name is None:
             out.error("map name not specified")
             return -1
-        raw = name.encode("utf-8", "surrogateescape")[:15]
+        raw = name_bytes(name)[:15]
         try:
             m = Map.create(
                 map_type, sizes["key size"], sizes["value size"], sizes["max entries"],
-                name=raw.decode("utf-8", "surrogateescape"), flags=sizes["flags"], inner_map=inner,
+                name=raw if not raw.isascii() else raw.decode(), flags=sizes["flags"], inner_map=inner,
                 ifindex=ifindex,
             )
         except BPFError as e:
-            out.error(f"map create failed: {_strerror(e)}")
+            out.error(f"map create failed: {strerror(e)}")
             return -1
         with m:
             err = pin_fd(out, m.fileno(), pinfile)
@@ -935,6 +703,4 @@ COMMANDS = (
 
 def main(args: Args, out: Output) -> int:
     """``pybpftool map ...``: bpftool's cmd_select over the map commands."""
-    from pybpf.cli.main import cmd_select
-
     return cmd_select(COMMANDS, args, out, do_help)

@@ -114,7 +114,7 @@ def _libbpf_warning(out: Output, e: BPFError) -> None:
 
 def do_event_pipe(args: Args, out: Output) -> int:
     """Install perf rings into MAP (or read a ring buffer map) and print every event until a signal."""
-    from pybpf.cli.cmd_map import parse_map
+    from pybpf.cli.common import parse_map
 
     m = parse_map(args, out)
     if m is None:

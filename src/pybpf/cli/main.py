@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from pybpf.cli.args import Args, Exit, Usage, is_prefix
-from pybpf.cli.output import Output
-
-# bpftool's object table, in its order (prefixes resolve against it); None: not in pybpftool.
-OBJECTS = (
-    ("help", "help"),
-    ("batch", "batch"),
-    ("prog", None),
-    ("map", "pybpf.cli.cmd_map"),
-    ("link", None),
-    ("cgroup", None),
-    ("perf", None),
-    ("net", None),
-    ("feature", None),
-    ("btf", None),
-    ("gen", None),
-    ("struct_ops", None),
-    ("iter", "pybpf.cli.cmd_iter"),
-    ("version", "version"),
-)
+from pybpf.cli.args import Args, Usage, is_prefix
+from pybpf.cli.common import cmd_select
+from pybpf.cli.output import Output, die_by_signal
 
 # getopt_long(argc, argv, "VhpjfLmndB:l", options): long name -> (short, takes an argument).
 _LONG = (
@@ -229,7 +212,7 @@ def do_batch(args: Args, out: Output) -> int:
     args.next()
     path = args.cur
     try:
-        f = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        f = _stdin() if path == "-" else open(path, "rb")  # noqa: SIM115
     except OSError as e:
         import os
 
@@ -242,7 +225,11 @@ def do_batch(args: Args, out: Output) -> int:
     read_error = None
     try:
         while True:
-            raw = f.readline(_LINE_MAX - 1)
+            try:
+                raw = f.readline(_LINE_MAX - 1)
+            except OSError as e:
+                read_error = e.errno
+                break
             if not raw:
                 break
             buf = raw.decode("utf-8", "surrogateescape").partition("#")[0]
@@ -289,55 +276,61 @@ def do_batch(args: Args, out: Output) -> int:
             out.write(f"processed {lines} commands\n")
         return _batch_end(out, f, 0)
     except BaseException:
-        if f is not sys.stdin.buffer:
-            f.close()
+        f.close()
         raise
 
 
+class _NoStdin:
+    """stdin when the process was started without one: reading fails as read(0) would."""
+
+    def readline(self, size: int = -1) -> bytes:
+        import errno
+
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    def close(self) -> None:
+        pass
+
+
+class _Stdin:
+    """stdin's bytes, left open at the end."""
+
+    def __init__(self, f):
+        self.readline = f.readline
+
+    def close(self) -> None:
+        pass
+
+
+def _stdin():
+    return _Stdin(sys.stdin.buffer) if sys.stdin is not None else _NoStdin()
+
+
 def _batch_end(out: Output, f, err: int) -> int:
-    if f is not sys.stdin.buffer:
-        f.close()
+    f.close()
     if out.json:
         out.end_array()
     return err
 
 
-def cmd_select(table, args: Args, out: Output, help_fn) -> int:
-    """bpftool's cmd_select: first row whose name starts with the word; row 0 if no word is left;
-    the help (and -1) if nothing matches. Rows hold functions (or, for objects, module names)."""
-    out.opts.last_help = (help_fn, Args(args.words, args.pos + 1))
-    word = args.cur
-    rows = table if word is not None else table[:1]
-    for name, target in rows:
-        if word is None or is_prefix(word, name):
-            sub = Args(args.words, args.pos + 1) if word is not None else args
-            if callable(target):
-                return target(sub, out)
-            return _run_object(name, target, sub, out)
-    help_fn(Args(args.words, args.pos + 1), out)
-    return -1
-
-
-def _run_object(name: str, target: str | None, args: Args, out: Output) -> int:
-    if target == "help":
-        return do_help(args, out)
-    if target == "version":
-        return do_version(args, out)
-    if target == "batch":
-        return do_batch(args, out)
-    module = None
-    if target is not None:
-        try:
-            # __import__ + sys.modules, not importlib: importlib pulls in warnings at start-up.
-            __import__(target)
-            module = sys.modules[target]
-        except ModuleNotFoundError as e:
-            if e.name != target:
-                raise
-    if module is None:
-        out.error(f"'{name}' is not provided by pybpftool")
-        return -1
-    return module.main(args, out)
+# bpftool's object table, in its order (prefixes resolve against it): a function, a module
+# name, or None (not in pybpftool).
+OBJECTS = (
+    ("help", do_help),
+    ("batch", do_batch),
+    ("prog", None),
+    ("map", "pybpf.cli.cmd_map"),
+    ("link", None),
+    ("cgroup", None),
+    ("perf", None),
+    ("net", None),
+    ("feature", None),
+    ("btf", None),
+    ("gen", None),
+    ("struct_ops", None),
+    ("iter", "pybpf.cli.cmd_iter"),
+    ("version", do_version),
+)
 
 
 def _usage(out: Output) -> int:
@@ -350,8 +343,13 @@ def _usage(out: Output) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run pybpftool with ``argv`` (default ``sys.argv``); returns the exit status."""
-    if argv is None:
+    """Run pybpftool with ``argv`` (default ``sys.argv``, a program run: C's signal dispositions
+    too); returns the exit status."""
+    program = argv is None
+    if program:
+        from pybpf.cli import default_signals
+
+        default_signals()
         argv = sys.argv
     opts = Options(_bin_name(argv[0] if argv else "pybpftool"))
     out = Output()
@@ -391,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
 
                     if not os.path.isfile(optarg):
                         out.error(f"failed to parse base BTF at '{optarg}': -2\n")
-                        return _finish(out, 255)
+                        # bpftool returns from main() here, without jsonw_destroy's newline.
+                        return _finish(out, 255, newline=False)
                     opts.base_btf = optarg
                 elif opt == "?":
                     out.error(f"unrecognized option '{cur[optind - 1]}'")
@@ -406,38 +405,26 @@ def main(argv: list[str] | None = None) -> int:
             ret = cmd_select(OBJECTS, Args(words, 0), out, do_help)
         except Usage:
             ret = _usage(out)
-        except Exit as e:
-            ret = e.status
         return _finish(out, ret)
     except BrokenPipeError:
-        return _broken_pipe()
+        die_by_signal(13)
+        raise
     except KeyboardInterrupt:
-        return 130
+        if program:  # only if it came before default_signals(): die as the signal would have us
+            die_by_signal(2)
+        raise
     except Exception as e:  # a bug: still an error line and a status, never a traceback
         out.error(f"internal error: {type(e).__name__}: {e}")
         return _finish(out, 255)
 
 
-def _finish(out: Output, ret: int) -> int:
+def _finish(out: Output, ret: int, newline: bool = True) -> int:
     try:
-        out.close()
+        out.close(newline)
     except BrokenPipeError:
-        return _broken_pipe()
-    except OSError:
-        pass  # stdout unwritable (closed, disk full): C's printf would fail as silently
+        die_by_signal(13)
+        raise
     return ret & 0xFF
-
-
-def _broken_pipe() -> int:
-    """The reader went away (``| head``): end quietly, as bpftool does on SIGPIPE."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-    return 141
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ class Output:
         self._depth = 0
         self._sep = ""
         self._open: list[str] = []  # closing characters of the open containers
-        self._stdout = stdout if stdout is not None else _std(sys.stdout)
-        self._stderr = stderr if stderr is not None else _std(sys.stderr)
+        self._stdout = stdout if stdout is not None else _std(sys.stdout, 1)
+        self._stderr = stderr if stderr is not None else _std(sys.stderr, 2)
 
     # -- plain text ---------------------------------------------------------------------------
 
@@ -237,17 +237,55 @@ _HEX_JSON = [f'"0x{b:02x}"' for b in range(256)]
 class _Closed:
     """Stands for a stream the process was started without (``>&-``): output is dropped, as C's is."""
 
-    def write(self, data: bytes) -> int:
+    def write(self, data) -> int:
         return len(data)
 
     def flush(self) -> None:
         pass
 
 
-def _std(stream):
-    return stream.buffer if stream is not None else _Closed()
+class _FdWriter:
+    """Writes to fd 1 or 2 as C's stdio ends up doing: every byte (short writes continue), a
+    failed write dropped silently (a full disk, a closed fd), and on a reader gone (EPIPE) death
+    by SIGPIPE, bpftool's fate."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        write = os.write
+        try:
+            while view:
+                view = view[write(self.fd, view):]
+        except BrokenPipeError:
+            die_by_signal(13)
+        except OSError:
+            pass
+        finally:
+            view.release()
+
+    def flush(self) -> None:
+        pass
 
 
-def write_stderr_now(text: str) -> None:
-    """Write to fd 2 directly (for messages before an ``Output`` exists)."""
-    os.write(2, text.encode("utf-8", "surrogateescape"))
+def die_by_signal(signum: int) -> None:
+    """End the process by ``signum`` with its default action, as an unhandled signal does."""
+    import _signal
+
+    _signal.signal(signum, _signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {signum})
+
+
+def _std(stream, fd: int):
+    if stream is None:
+        return _Closed()
+    try:
+        if stream.fileno() == fd:
+            return _FdWriter(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return stream.buffer  # replaced by the caller (pytest's capture, say): write through it

@@ -1,24 +1,15 @@
-"""Names bpftool 7.1.0 prints and accepts, from the libbpf 1.1 it is built with.
+"""Names bpftool 7.1.0 prints and accepts: the kernel's names (``_sys.abi``) as far as the
+libbpf 1.1 it is built with knows them.
 
 A type newer than that libbpf prints as ``type N`` (map) or as its number (prog), as bpftool
 7.1 does; ``map create`` accepts exactly these map type names.
 """
 
-MAP_TYPE_NAMES = (
-    "unspec", "hash", "array", "prog_array", "perf_event_array", "percpu_hash", "percpu_array",
-    "stack_trace", "cgroup_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "array_of_maps",
-    "hash_of_maps", "devmap", "sockmap", "cpumap", "xskmap", "sockhash", "cgroup_storage",
-    "reuseport_sockarray", "percpu_cgroup_storage", "queue", "stack", "sk_storage", "devmap_hash",
-    "struct_ops", "ringbuf", "inode_storage", "task_storage", "bloom_filter", "user_ringbuf",
-)
+from pybpf._sys.abi import MAP_TYPE, PROG_TYPE, members
 
-PROG_TYPE_NAMES = (
-    "unspec", "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp", "perf_event",
-    "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops", "sk_skb", "cgroup_device",
-    "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local", "lirc_mode2", "sk_reuseport",
-    "flow_dissector", "cgroup_sysctl", "raw_tracepoint_writable", "cgroup_sockopt", "tracing",
-    "struct_ops", "ext", "lsm", "sk_lookup", "syscall",
-)
+# libbpf 1.1's last known types: BPF_MAP_TYPE_USER_RINGBUF and BPF_PROG_TYPE_SYSCALL.
+MAP_TYPE_NAMES = tuple(k.lower() for k, v in members(MAP_TYPE).items() if v <= MAP_TYPE.USER_RINGBUF)
+PROG_TYPE_NAMES = tuple(k.lower() for k, v in members(PROG_TYPE).items() if v <= PROG_TYPE.SYSCALL)
 
 
 def map_type_name(t: int) -> str | None:
