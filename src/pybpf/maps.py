@@ -98,6 +98,13 @@ def map_info_by_fd(fd: int, obj: object = None) -> MapInfo:
 
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
+
+def _items_of(x: object, what: str, op: str) -> list:
+    """``x`` as a list: an iterable of elements, not a str or bytes (whose items are characters)."""
+    if isinstance(x, (*_BYTES_LIKE, str)) or not hasattr(x, "__iter__"):
+        raise TypeError(f"{op}: {what} must be an iterable of them, not {type(x).__name__}")
+    return list(x)  # type: ignore[call-overload]
+
 # Maps alive in this process, by id(): a fork()ed child gets fresh locks for them (the parent's
 # may be held by a thread that the child does not have).
 _live: dict[int, object] = {}
@@ -835,7 +842,7 @@ class Map(FDObject):
         NOEXIST and EXIST here). On failure the raised error's ``count`` says how many were written."""
         ef = self._check_batch_flags(check_uint(elem_flags, "elem_flags", "update_batch", self, U64_MAX)
                                      | self._check_flags(flags, "update_batch"), "update_batch")
-        keys, values = list(keys), list(values)
+        keys, values = _items_of(keys, "keys", "update_batch"), _items_of(values, "values", "update_batch")
         if len(keys) != len(values):
             raise InvalidArgument(errno.EINVAL, "update_batch", self, f"{len(keys)} keys but {len(values)} values")
         kb = self._pack_keys(keys, "update_batch")
@@ -846,7 +853,7 @@ class Map(FDObject):
         """BPF_MAP_DELETE_BATCH. A missing key raises ``KeyNotFound`` whose ``count`` says how
         many keys before it were deleted."""
         ef = self._check_batch_flags(elem_flags, "delete_batch")
-        keys = list(keys)
+        keys = _items_of(keys, "keys", "delete_batch")
         kb = self._pack_keys(keys, "delete_batch")
         return self._batch_write(CMD.MAP_DELETE_BATCH, "delete_batch", kb, None, len(keys), ef)
 
@@ -875,7 +882,7 @@ class Map(FDObject):
         """Write many elements: update_batch where the map has it (and ``flags`` is ANY or
         LOCK), else one update each."""
         fl = self._check_flags(flags, "update")
-        pairs = list(items.items() if hasattr(items, "items") else items)  # type: ignore[union-attr]
+        pairs = _items_of(items.items() if hasattr(items, "items") else items, "items", "update")  # type: ignore[union-attr]
         if not pairs:
             return 0
         for p in pairs:
@@ -894,7 +901,7 @@ class Map(FDObject):
 
     def delete_many(self, keys: Iterable[bytes]) -> int:
         """Delete many keys: delete_batch where the map has it, else one delete each."""
-        keys = list(keys)
+        keys = _items_of(keys, "keys", "delete")
         if not keys:
             return 0
         if self._has_batch(abi.DELETE_BATCH_TYPES):

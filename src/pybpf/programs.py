@@ -81,13 +81,13 @@ class Program(FDObject):
         raw_name = check_name(name, "load")
         what = decode_name(raw_name) or None
         if not isinstance(insns, (bytes, bytearray, memoryview)):
-            raise TypeError(f"load: insns must be bytes-like, not {type(insns).__name__}")
+            raise TypeError(f"load: insns must be bytes-like, not {insns.__class__.__name__}")
         if len(insns) % 8 or not insns:
             raise InvalidArgument(errno.EINVAL, "load", what, "instructions must be a non-empty multiple of 8 bytes")
         if isinstance(license, str):
             license = license.encode()
         if not isinstance(license, bytes):
-            raise TypeError(f"load: license must be str or bytes, not {type(license).__name__}")
+            raise TypeError(f"load: license must be str or bytes, not {license.__class__.__name__}")
         if b"\0" in license:
             raise InvalidArgument(errno.EINVAL, "load", what, "license contains a NUL byte")
         fd = _bpf.prog_load(
