@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     env = {**os.environ, "PYBPF_API_FUZZ_EXAMPLES": str(args.examples)}
     t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/test_api_fuzz.py")],
-                       env=env, cwd=ROOT)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/test_api_fuzz.py")]
+    p = subprocess.run(cmd, env=env, cwd=ROOT)
     print(f"api fuzz: 4 tests x {args.examples} examples = {4 * args.examples} calls, "
           f"{'no failure' if p.returncode == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s")
     return p.returncode

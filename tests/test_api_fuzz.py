@@ -103,7 +103,7 @@ def test_constructors_with_junk(ctor, arg):
             continue
         opened = []
 
-        def call(cls=cls):
+        def call(cls=cls, opened=opened):
             r = getattr(cls, ctor)(arg)
             opened.extend(r if isinstance(r, list) else [r])
 

@@ -116,7 +116,7 @@ def test_first_lookups_racing_then_close_never_reach_a_reused_fd():
             a[u32(1)] = b"AAAAAAAA"
             start = threading.Barrier(6)
 
-            def first_lookup():
+            def first_lookup(a=a, start=start):
                 start.wait()
                 a.lookup(u32(1))
 
