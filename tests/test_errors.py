@@ -131,3 +131,12 @@ def test_verifier_refusal_carries_log():
         Program.load(ProgType.SOCKET_FILTER, bytes.fromhex("9500000000000000"))  # exit, r0 unset
     assert isinstance(ei.value, E.PermissionDenied)  # EACCES from the verifier
     assert "R0" in ei.value.log and ei.value.op == "load"
+
+
+def test_every_error_class_is_exported_from_pybpf():
+    import pybpf
+
+    for name in E.__all__:
+        obj = getattr(E, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            assert getattr(pybpf, name) is obj, name

@@ -16,7 +16,8 @@ from pybpf.programs import RETURN_ZERO, LoadError, Program, ProgType, prog_ids
 def test_load_and_info():
     with Program.load(ProgType.SOCKET_FILTER, RETURN_ZERO, name="h2_ret0") as p:
         info = p.info()
-        assert info.type is ProgType.SOCKET_FILTER and p.type_name == "socket_filter"
+        assert info.type == ProgType.SOCKET_FILTER and p.type is ProgType.SOCKET_FILTER
+        assert p.type_name == "socket_filter"
         assert info.id == p.id > 0 and info.name == "h2_ret0" and info.gpl_compatible
         assert info.xlated_prog_len == len(RETURN_ZERO) and len(info.tag) == 8
         assert p.id in set(prog_ids())

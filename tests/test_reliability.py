@@ -125,6 +125,8 @@ def test_first_lookups_racing_then_close_never_reach_a_reused_fd():
                 t.start()
             for t in ts:
                 t.join()
+            # One caller: the fast path reads the value buffer of the caller close() invalidates.
+            assert a._elem.value_array in [c.cell_contents for c in a._lookup_fn.__closure__]
             fd = a.fileno()
             a.close()
             with Map.create(MapType.HASH, 4, 8, 4) as b:

@@ -28,6 +28,11 @@ _LAZY = {
     "NoSpace": "pybpf.errors",
     "NotSupported": "pybpf.errors",
     "IterationAborted": "pybpf.errors",
+    "Exists": "pybpf.errors",
+    "TooBig": "pybpf.errors",
+    "Busy": "pybpf.errors",
+    "LoadError": "pybpf.errors",
+    "BatchError": "pybpf.errors",
     "features": "pybpf.features",
     # links and iterators
     "Link": "pybpf.links",

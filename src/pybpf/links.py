@@ -6,10 +6,7 @@ Iterator links are made by ``pybpf.iterators.attach_iter``.
 
 from __future__ import annotations
 
-import os
-
-from . import bpffs
-from ._objects import FDObject
+from ._objects import FDObject, check_uint
 from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
@@ -73,18 +70,8 @@ class Link(FDObject):
 
     @classmethod
     def from_id(cls, id: int) -> Link:
-        return cls._from_owned(FD(_bpf.link_get_fd_by_id(id)))
-
-    @classmethod
-    def from_pinned(cls, path: str) -> Link:
-        """The link pinned at ``path`` (a pinned map or program is refused)."""
-        path = os.fspath(path)
-        return cls._from_owned(FD(_bpf.obj_get(path)), "open pinned", path)
-
-    @classmethod
-    def from_fd(cls, fd: int, *, take_ownership: bool = False) -> Link:
-        """Adopt ``fd`` (``take_ownership=True``) or work on a duplicate of it."""
-        return cls._from_fd(fd, take_ownership)
+        """Open link ``id`` (BPF_LINK_GET_FD_BY_ID)."""
+        return cls._from_owned(FD(_bpf.link_get_fd_by_id(check_uint(id, "id", "get_fd_by_id"))))
 
     def __repr__(self) -> str:
         target = f" target={self._info.target_name!r}" if self._info.target_name else ""
@@ -120,12 +107,6 @@ class Link(FDObject):
 
     def info(self) -> LinkInfo:
         return link_info_by_fd(self.fileno(), self)
-
-    def pin(self, path: str) -> None:
-        """Pin at ``path`` on bpffs (parent on bpffs, no '.' in the name, not taken)."""
-        path = os.fspath(path)
-        bpffs.check_pin_path(path)
-        _bpf.obj_pin(self.fileno(), path)
 
     def detach(self) -> None:
         """BPF_LINK_DETACH: release the hook while the link object lives on (iterator links

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from ._sys.abi import MapFlags, MapType, UpdateFlags
+    from .typed import TypedMap
 
 __all__ = [
     "Map",
@@ -328,6 +329,13 @@ class Map(FDObject):
     def value_stride(self) -> int:
         """Bytes between two CPUs' values in a per-CPU value buffer (value_size otherwise)."""
         return self._stride
+
+    def typed(self, **kw) -> TypedMap:
+        """A view of this map that decodes and encodes keys and values through its BTF
+        (see ``pybpf.typed.TypedMap``; ``kw`` names the BTF and types of a map made without)."""
+        from .typed import TypedMap
+
+        return TypedMap(self, **kw)
 
     def info(self) -> MapInfo:
         """Fresh BPF_OBJ_GET_INFO_BY_FD of this map."""

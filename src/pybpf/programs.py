@@ -12,7 +12,6 @@ from ._objects import FDObject, check_name, check_uint, decode_name
 from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
-from ._sys.abi import ProgType
 from ._sys.fd import FD
 from .errors import InvalidArgument, LoadError
 
@@ -20,12 +19,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ._sys.abi import ProgType
+    from .links import Link
+
 __all__ = ["LoadError", "Program", "ProgInfo", "ProgType", "prog_ids"]
 
 ProgInfo = record(
     "ProgInfo",
     "type id tag name jited_prog_len xlated_prog_len load_time created_by_uid btf_id gpl_compatible nr_map_ids",
-    "struct bpf_prog_info, the fields pybpf reads; ``tag`` is 8 bytes.",
+    "struct bpf_prog_info, the fields pybpf reads; ``tag`` is 8 bytes, ``type`` the kernel's int\n"
+    "(``Program.type`` gives it as a ProgType).",
     __name__,
 )
 
@@ -39,13 +42,16 @@ def prog_ids() -> Iterator[int]:
 
 def prog_info_by_fd(fd: int, obj: object = None) -> ProgInfo:
     s = _bpf.obj_get_info_by_fd(fd, abi.ProgInfoStruct(), obj)
-    try:
-        t: ProgType | int = ProgType(s.type)
-    except ValueError:
-        t = s.type
-    return ProgInfo(t, s.id, bytes(s.tag), decode_name(s.name), s.jited_prog_len,
+    return ProgInfo(s.type, s.id, bytes(s.tag), decode_name(s.name), s.jited_prog_len,
                     s.xlated_prog_len, s.load_time, s.created_by_uid, s.btf_id, bool(s.gpl_compatible & 1),
                     s.nr_map_ids)
+
+
+def __getattr__(name: str):
+    # ProgType is built on first use (enum costs milliseconds at start-up).
+    if name == "ProgType":
+        return abi.ProgType
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Program(FDObject):
@@ -129,12 +135,20 @@ class Program(FDObject):
 
     @property
     def type(self) -> ProgType | int:
-        return self._info.type
+        """The program type as a ``ProgType`` (a plain int for a type newer than pybpf)."""
+        t = self._info.type
+        return abi.ProgType(t) if t in abi.members(abi.PROG_TYPE).values() else t
 
     @property
     def type_name(self) -> str:
-        t = self._info.type
-        return t.name.lower() if isinstance(t, ProgType) else f"type {t}"
+        t = self.type
+        return t.name.lower() if not isinstance(t, int) or hasattr(t, "name") else f"type {t}"
+
+    def attach_iter(self, **params) -> Link:
+        """Attach this iterator program (see ``pybpf.iterators.attach_iter`` for ``params``)."""
+        from .iterators import attach_iter
+
+        return attach_iter(self, **params)
 
     def info(self) -> ProgInfo:
         return prog_info_by_fd(self.fileno(), self)

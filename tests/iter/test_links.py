@@ -11,8 +11,8 @@ import pytest
 
 from pybpf import (
     BPFError,
+    Exists,
     InvalidArgument,
-    KeyExists,
     Link,
     LinkType,
     Map,
@@ -131,7 +131,7 @@ def test_pin_refusals(raw_task_prog, bpffs_dir, tmp_path):
         with pytest.raises(PermissionDenied):
             link.pin(str(bpffs_dir / "a.b"))
         (bpffs_dir / "taken").mkdir()
-        with pytest.raises(KeyExists):
+        with pytest.raises(Exists):
             link.pin(str(bpffs_dir / "taken"))
         with pytest.raises(NotFound):
             link.pin(str(bpffs_dir / "no" / "such"))
