@@ -52,7 +52,3 @@ class FD:
         fd, self._fd = self._fd, -1
         return fd
 
-
-def dup(fd: int) -> FD:
-    """An owned duplicate (close-on-exec) of a borrowed fd."""
-    return FD(os.dup(fd))

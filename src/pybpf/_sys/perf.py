@@ -38,8 +38,8 @@ import select
 from ..errors import error_for
 from . import abi
 from .fd import FD
+from .libc import libc as _libc  # noqa: E402
 
-_libc = ctypes.CDLL(None, use_errno=True)
 _syscall = _libc["syscall"]
 _syscall.argtypes = (ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong)
 _syscall.restype = ctypes.c_long
