@@ -149,29 +149,11 @@ def test_missing_base_btf(oracle, opt):
 RAW = b"\xd9x"
 
 
-def _library_keeps_raw_names(d: Path) -> bool:
-    from pybpf import BPFError, Map, MapType
-
-    try:
-        with Map.create(MapType.HASH, 4, 4, 1, name=RAW) as m:  # type: ignore[arg-type]
-            m.pin(str(d / "probe"))
-    except (BPFError, TypeError, ValueError):
-        return False
-    finally:
-        pass
-    with Map.from_pinned(str(d / "probe")) as m:
-        n = m.info().name
-        os.unlink(d / "probe")
-        return (n if isinstance(n, bytes) else n.encode("utf-8", "surrogateescape")) == RAW
-
-
 def _raw_pair(args) -> tuple[Result, Result]:
     return run(BPFTOOL, args), run(PYBPFTOOL, args)
 
 
 def test_raw_byte_names(bpffs_dir: Path):
-    if not _library_keeps_raw_names(bpffs_dir):
-        pytest.xfail("needs the library change: Map.create(name=bytes) and MapInfo.name keeping the raw bytes")
     p = str(bpffs_dir / "raw").encode()
     for i, tool in enumerate((BPFTOOL, PYBPFTOOL)):
         path = p + str(i).encode()

@@ -49,8 +49,10 @@ def c_dirname(path: str) -> str:
 
 
 def name_text(name: str | bytes) -> str:
-    """An object name as the CLI holds text: raw bytes survive as surrogate escapes."""
-    return name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name
+    """An object name (bytes, or the library's Latin-1 str) as the CLI holds text: the raw bytes,
+    surviving as surrogate escapes where they are not UTF-8, so that they print unchanged."""
+    raw = name if isinstance(name, bytes) else name.encode("latin-1")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def name_bytes(text: str) -> bytes:
