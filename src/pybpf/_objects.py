@@ -101,11 +101,35 @@ def check_kind(fd: int, want: str, op: str, obj: object) -> None:
         )
 
 
-class FDObject:
-    """A context manager around one owned fd; ``close()`` is idempotent."""
+class FDHolder:
+    """An object that owns one fd: ``fileno()``, ``closed``, an idempotent ``close()`` and the
+    context manager that calls it."""
 
     __slots__ = ()
     _fd: FD
+
+    def fileno(self) -> int:
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd.closed
+
+    def close(self) -> None:
+        """Release the fd; the object lives on while pinned or held elsewhere."""
+        self._fd.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FDObject(FDHolder):
+    """A BPF object held by one owned fd (map, program, link): the ways to come by one."""
+
+    __slots__ = ()
     _kind = ""  # what check_kind expects: "map", "prog"
 
     @classmethod
@@ -177,20 +201,3 @@ class FDObject:
         path = check_path(path, "pin")
         bpffs.check_pin_path(path)
         _bpf.obj_pin(self.fileno(), path)
-
-    def fileno(self) -> int:
-        return self._fd.fileno()
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def close(self) -> None:
-        """Release the fd; the object lives on while pinned or held elsewhere."""
-        self._fd.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -382,7 +382,27 @@ def _online_cpus() -> list[int]:
 # -- BPF ring buffers -------------------------------------------------------------------------------
 
 
-class RingBufReader(_Reader):
+class _RingMapping:
+    """What a ring buffer's two mappings (consumer and producer pages), their views, the waiter
+    and the map add up to, released in that order."""
+
+    __slots__ = ()
+
+    def _release(self) -> None:
+        for v in self._views:
+            v.release()
+        self._views = []
+        for mm in (self._cons_mm, self._prod_mm):
+            if mm is not None:
+                mm.close()
+        self._cons_mm = self._prod_mm = None
+        if self._waiter is not None:
+            self._waiter.close()
+            self._waiter = None
+        self._map.close()
+
+
+class RingBufReader(_RingMapping, _Reader):
     """Reads a BPF_MAP_TYPE_RINGBUF: records in commit order, discarded ones skipped.
 
     The consumer page is mapped read-write, the producer page and the data read-only, the data
@@ -419,18 +439,6 @@ class RingBufReader(_Reader):
             self._closed = True
             raise
 
-    def _release(self) -> None:
-        for v in self._views:
-            v.release()
-        self._views = []
-        for mm in (self._cons_mm, self._prod_mm):
-            if mm is not None:
-                mm.close()
-        self._cons_mm = self._prod_mm = None
-        if self._waiter is not None:
-            self._waiter.close()
-            self._waiter = None
-        self._map.close()
 
     def _drain(self, out: list) -> None:
         cons = self._cons[0]
@@ -465,7 +473,7 @@ class RingBufReader(_Reader):
 # -- user ring buffers ---------------------------------------------------------------------------------
 
 
-class UserRingBuf:
+class UserRingBuf(_RingMapping):
     """Writes samples into a BPF_MAP_TYPE_USER_RINGBUF for a program's bpf_user_ringbuf_drain().
 
     ``reserve(size)`` returns a writable memoryview of ``size`` bytes; ``submit(view)`` publishes
@@ -602,18 +610,6 @@ class UserRingBuf:
             self._pending.clear()
             self._release()
 
-    def _release(self) -> None:
-        for v in self._views:
-            v.release()
-        self._views = []
-        for mm in (self._cons_mm, self._prod_mm):
-            if mm is not None:
-                mm.close()
-        self._cons_mm = self._prod_mm = None
-        if self._waiter is not None:
-            self._waiter.close()
-            self._waiter = None
-        self._map.close()
 
 
 # -- several readers at once -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 
+from ._objects import FDHolder
 from ._record import record
 from ._sys import abi
 from ._sys import syscall as _bpf
@@ -123,7 +124,7 @@ def attach_iter(
     return Link._from_owned(FD(fd))
 
 
-class Iterator:
+class Iterator(FDHolder):
     """One run of an iterator: a read-only stream, like a binary file.
 
     ``for line in it`` (bytes lines), ``read()``, ``read_into(buf)`` (one read(2), at most the
@@ -162,24 +163,11 @@ class Iterator:
 
     # -- file protocol ------------------------------------------------------------------------
 
-    def fileno(self) -> int:
-        return self._fd.fileno()
-
-    @property
-    def closed(self) -> bool:
-        """True after ``close()`` or once the end of the run was read."""
-        return self._fd.closed
-
     def close(self) -> None:
-        """End the run (the kernel stops the walk); idempotent."""
+        """End the run (the kernel stops the walk); idempotent. ``closed`` is also true once the
+        end of the run was read."""
         self._buf = None
         self._fd.close()
-
-    def __enter__(self) -> Iterator:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def readable(self) -> bool:
         return True

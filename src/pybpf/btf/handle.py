@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
+from .._objects import FDHolder
 from .._sys import syscall as _bpf
 from .._sys.fd import FD
 from ..errors import BTFError, InvalidArgument
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Handle", "create_map"]
 
 
-class Handle:
+class Handle(FDHolder):
     """A loaded BTF object (``BPF_BTF_LOAD`` or ``BPF_BTF_GET_FD_BY_ID``): a context manager
     owning one fd; ``close()`` is idempotent. ``btf()`` parses the kernel's copy."""
 
@@ -70,23 +71,6 @@ class Handle:
         if kind != "btf":
             raise InvalidArgument(errno.EINVAL, "open fd", f"fd {fd}", f"not a BPF btf: {kind or 'not BPF'}")
         return cls(FD(fd if take_ownership else os.dup(fd)))
-
-    def fileno(self) -> int:
-        return self._fd.fileno()
-
-    @property
-    def closed(self) -> bool:
-        return self._fd.closed
-
-    def close(self) -> None:
-        """Release the fd; the BTF object lives on while maps or programs use it. Idempotent."""
-        self._fd.close()
-
-    def __enter__(self) -> Handle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

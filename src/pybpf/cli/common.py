@@ -189,6 +189,18 @@ def _hashmap_order(visits: list[tuple[int, str]]) -> dict[int, list[str]]:
 # -- MAP := id N | pinned FILE | name NAME ------------------------------------------------------
 
 
+def _parse_id(args: Args, out: Output) -> int | None:
+    """An ID word, as bpftool reads it (strtoul, any base, cut to the __u32 it is stored in),
+    or None after the error was printed."""
+    text = args.cur or ""
+    id_, ok = strtoul(text, 0)
+    if not ok:
+        out.error(f"can't parse {text} as ID")
+        return None
+    args.next()
+    return id_ & 0xFFFFFFFF
+
+
 def parse_maps(args: Args, out: Output) -> list[Map] | None:
     """map_parse_fds: the maps MAP names (several for a name, possibly none), or None after an
     error was printed. Consumes the MAP words from ``args``."""
@@ -197,15 +209,11 @@ def parse_maps(args: Args, out: Output) -> list[Map] | None:
     w = args.cur
     if is_prefix(w, "id"):
         args.next()
-        text = args.cur
-        if text is None:
+        if args.cur is None:
             raise Usage()
-        id_, ok = strtoul(text, 0)
-        if not ok:
-            out.error(f"can't parse {text} as ID")
+        id_ = _parse_id(args, out)
+        if id_ is None:
             return None
-        args.next()
-        id_ &= 0xFFFFFFFF
         try:
             return [Map.from_id(id_)]
         except BPFError as e:
@@ -284,13 +292,9 @@ def parse_prog(args: Args, out: Output):
     progs: list = []
     if is_prefix(w, "id"):
         args.next()
-        text = args.cur or ""
-        id_, ok = strtoul(text, 0)
-        if not ok:
-            out.error(f"can't parse {text} as ID")
+        id_ = _parse_id(args, out)
+        if id_ is None:
             return None
-        args.next()
-        id_ &= 0xFFFFFFFF
         try:
             return Program.from_id(id_)
         except BPFError as e:
