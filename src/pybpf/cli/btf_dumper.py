@@ -42,8 +42,8 @@ _TAGS = frozenset({KIND.VOLATILE, KIND.CONST, KIND.RESTRICT, KIND.TYPE_TAG})
 _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
               (4, True): "i", (8, False): "Q", (8, True): "q"}
 _BOOL = ("false",) + ("true",) * 255
-_HEX_JSON = [f'"0x{b:02x}"' for b in range(256)]
 _SPACES = "    "
+_PLAIN_TEXT = frozenset('"\\')  # the only printable characters bpftool's writer escapes
 
 
 def has_btf(info) -> bool:
@@ -334,12 +334,11 @@ def _string_or(numbers, n: int):
     """is_str_array: a string when a NUL comes before any byte outside 0x20..0x7e."""
 
     def text(b, o):
-        raw = bytes(b[o:o + n])
-        nul = raw.find(0)
+        nul = b.find(0, o, o + n)
         if nul >= 0:
-            s = raw[:nul].decode("latin-1")
+            s = b[o:nul].decode("latin-1")
             if s.isascii() and s.isprintable():
-                return json_quote(s)
+                return f'"{s}"' if _PLAIN_TEXT.isdisjoint(s) else json_quote(s)
         return numbers(b, o)
 
     return text
@@ -369,8 +368,10 @@ def _spec_of(info):
     return spec
 
 
-def _hex_json(data) -> str:
-    return ",".join([_HEX_JSON[b] for b in data])
+def hex_cells(data) -> str:
+    """print_hex_data_json's items of a whole buffer: 7 characters ``"0x01",`` per byte, so
+    that the items of bytes [a, b) are ``cells[7 * a:7 * b - 1]`` (two C calls for a batch)."""
+    return '"0x' + data.hex(",").replace(",", '","0x') + '",' if data else ""
 
 
 def compile_element(info, spec, ncpus: int, plain: bool, pretty: bool, depth: int):
@@ -378,7 +379,7 @@ def compile_element(info, spec, ncpus: int, plain: bool, pretty: bool, depth: in
     object of a dump at writer depth ``depth``); per-CPU values are ``ncpus`` slots of
     round_up(value_size, 8) bytes."""
     c = _Compiler(spec, plain, pretty)
-    g = _Gen(c, "kb, ko, vb, vo")
+    g = _Gen(c, "kb, ko, vb, vo, kh, vh")
     eol, key = c.eol, c.key
     percpu = ncpus > 0
     stride = (info.value_size + 7) & ~7
@@ -387,20 +388,22 @@ def compile_element(info, spec, ncpus: int, plain: bool, pretty: bool, depth: in
     d = depth
     if not plain:
         # print_entry_json: the hex arrays, then "formatted"
-        hx = c.const(_hex_json)
         g.lit("{" + eol(d + 1) + key("key") + "[")
-        g.arg(f"{hx}(kb[ko:ko + {info.key_size}])")
+        if info.key_size:
+            g.arg(f"kh[7 * ko:7 * ko + {7 * info.key_size - 1}]")
         g.lit((eol(d + 1) if info.key_size else "") + "]")
         if not percpu:
             g.lit("," + eol(d + 1) + key("value") + "[")
-            g.arg(f"{hx}(vb[vo:vo + {info.value_size}])")
+            if info.value_size:
+                g.arg(f"vh[7 * vo:7 * vo + {7 * info.value_size - 1}]")
             g.lit((eol(d + 1) if info.value_size else "") + "]")
         else:
             g.lit("," + eol(d + 1) + key("values") + "[")
             for i in range(ncpus):
                 g.lit(("," if i else "") + "{" + eol(d + 3) + key("cpu") + str(i) + "," + eol(d + 3)
                       + key("value") + "[")
-                g.arg(f"{hx}(vb[vo + {i * stride}:vo + {i * stride + info.value_size}])")
+                if info.value_size:
+                    g.arg(f"vh[7 * vo + {7 * i * stride}:7 * vo + {7 * (i * stride + info.value_size) - 1}]")
                 g.lit((eol(d + 3) if info.value_size else "") + "]" + eol(d + 2) + "}")
             g.lit((eol(d + 1) if ncpus else "") + "]")
         g.lit("," + eol(d + 1) + key("formatted"))
@@ -481,7 +484,11 @@ class BTFFormat:
         return b"".join(bytes(v).ljust(self.stride, b"\0") for v in value)
 
     def element(self, key: bytes, value) -> None:
-        text = self.fn(key, 0, self._value_bytes(value), 0)
+        value = self._value_bytes(value)
+        if self.plain:
+            text = self.fn(key, 0, value, 0, "", "")
+        else:
+            text = self.fn(key, 0, value, 0, hex_cells(key), hex_cells(value))
         if self.direct:
             self.out.write(text + "\n")  # jsonw_destroy's newline
         else:
@@ -491,7 +498,10 @@ class BTFFormat:
         n = batch.count
         kb, vb = bytes(batch.keys), bytes(batch.values)
         fn, ks, vs = self.fn, self.ks, self.vsize
-        self.out.raw(",".join([fn(kb, i * ks, vb, i * vs) for i in range(n)]))
+        kh = vh = ""
+        if not self.plain:
+            kh, vh = hex_cells(kb), hex_cells(vb)
+        self.out.raw(",".join([fn(kb, i * ks, vb, i * vs, kh, vh) for i in range(n)]))
 
     def error(self, key: bytes, err: int, map_type: int) -> None:
         from pybpf.cli.entries import Layout, error_message, skip_error
