@@ -50,7 +50,19 @@ def do_dump(args, out: Output, formatter=formatter_for) -> int:
         return -1
     err = -1
     multi = len(maps) > 1
+    plain_btf = None
     try:
+        if not out.json:
+            # maps_have_btf: plain text of maps that all have BTF is bpftool's pretty JSON writer
+            try:
+                btf = all(m.info().btf_id for m in maps)
+            except BPFError as e:
+                out.error(f"can't get map info: {os.strerror(e.errno)}")
+                return -1
+            if btf:
+                from pybpf.cli.btf_dumper import PlainWriter
+
+                out = plain_btf = PlainWriter(out)
         if out.json and multi:
             out.start_array()
         for i, m in enumerate(maps):
@@ -66,6 +78,8 @@ def do_dump(args, out: Output, formatter=formatter_for) -> int:
                 break
         if out.json and multi:
             out.end_array()
+        if plain_btf is not None:
+            plain_btf.close()  # jsonw_destroy
     finally:
         for m in maps:
             m.close()

@@ -16,8 +16,8 @@ as ``pybpf.maps.Map.lookup`` returns it):
   ``element(key, value)`` (one element into ``out``), ``elements(batch)`` (a whole
   ``pybpf.maps.Batch``: packed keys and values, per-CPU values padded to 8 bytes),
   ``error(key, err, map_type)`` (an element whose lookup failed during a dump).
-  ``formatter_for(m, out)`` chooses the formatter of a map; today always ``HexFormat``, a
-  BTF formatter (bpftool's btf_dumper) plugs in there with the same three methods.
+  ``formatter_for(m, out)`` chooses the formatter of a map: ``HexFormat``, or for a map with
+  BTF ``pybpf.cli.btf_dumper.BTFFormat`` (bpftool's btf_dumper) with the same three methods.
 - ``error_message(errno, map_type)``: the plain-text text bpftool puts for such an element
   (``<no entry>``, ``<cannot read>`` or strerror); ``skip_error(errno, map_type)`` is True
   where bpftool prints nothing at all (ENOENT in map-in-map and prog_array).
@@ -144,8 +144,15 @@ class Layout:
         out.end_object()
 
 
-def formatter_for(m, out) -> HexFormat:
-    """The element formatter of map ``m`` for ``out``'s mode (plain or JSON)."""
+def formatter_for(m, out):
+    """The element formatter of map ``m`` for ``out``'s mode (plain or JSON): bpftool's
+    btf_dumper (``pybpf.cli.btf_dumper.BTFFormat``, imported only then) when the map's info
+    names a value type, else ``HexFormat``."""
+    info = m.info()
+    if info.btf_value_type_id or info.btf_vmlinux_value_type_id:
+        from pybpf.cli.btf_dumper import BTFFormat
+
+        return BTFFormat(m, info, out)
     return HexFormat(m, out)
 
 
