@@ -93,7 +93,7 @@ def map_ref(draw) -> list[str]:
     if kind == "name":
         n = draw(st.sampled_from(["{tag}" + {"hash": "h", "array": "a", "pcpu": "p", "queue": "q", "bloom": "b",
                                              "ringbuf": "r", "aom": "o", "lpm": "l", "big": "g", "inner": "i"}[m],
-                                  "nosuchmapname", "x" * 16, ""]))
+                                  "nosuchmapname", "x" * 16]))  # not "": it names every unnamed map
         return [draw(_prefix("name")), n]
     return draw(st.lists(st.sampled_from(JUNK), max_size=2))
 
@@ -143,10 +143,12 @@ def command(draw) -> tuple[list[str], bool]:
         if draw(st.booleans()):
             words += ["flags", draw(st.sampled_from(NUMBERS))]
     elif sub not in ("help",):
-        if draw(st.booleans()):
-            words += ["pinned", f"{{d}}/{m}"]  # the map whose sizes DATA follows
-        else:
-            words += draw(map_ref())
+        ref = draw(map_ref())
+        if draw(st.booleans()) or (sub in ("show", "list") and not ref):
+            # The map whose sizes DATA follows. Listings of all maps are left to test_cmd_map,
+            # which can tell other processes' maps coming and going from a difference.
+            ref = ["pinned", f"{{d}}/{m}"]
+        words += ref
         if sub in ("update", "push", "enqueue"):
             if sub == "update" and draw(st.booleans()):
                 words += draw(data("key", ks))
