@@ -183,6 +183,16 @@ def _state(d: Path, ids: dict[str, int]) -> dict[str, object]:
     return st_
 
 
+def _name_ids(r: Result, ids: dict[str, int]) -> Result:
+    """Map-in-map values are the inner map's id, which differs between the tools' copies: name it."""
+    out = r.out
+    for name, v in ids.items():
+        b = u32(v)
+        out = out.replace(b.hex(" ").encode(), f"<{name}>".encode())
+        out = out.replace(",".join(f'"0x{x:02x}"' for x in b).encode(), f'"<{name}>"'.encode())
+    return Result(r.rc, out, r.err)
+
+
 class Fuzzer:
     """Owns a bpffs directory with the read-only maps; runs one argv through both tools."""
 
@@ -191,7 +201,11 @@ class Fuzzer:
         self.base = Path("/sys/fs/bpf") / f"pybpf-test-fuzz-{os.getpid()}-{self.tag}"
         self.ro = self.base / "ro"
         self.ro.mkdir(parents=True)
-        self.ids = make_fixture(self.ro, self.tag)
+        try:
+            self.ids = make_fixture(self.ro, self.tag)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
@@ -222,6 +236,7 @@ class Fuzzer:
             finally:
                 shutil.rmtree(d, ignore_errors=True)
         (args, bt, ib, sb), (_, py, ip, sp) = results
+        bt, py = _name_ids(bt, ib), _name_ids(py, ip)
         diff = self._compare(args, bt, py, ib, ip)
         if diff is None and sb != sp:
             diff = f"state differs after {' '.join(args)}"
