@@ -550,9 +550,10 @@ class Map(FDObject):
     def lookup_and_delete(self, key: bytes | None = None, flags: int = 0) -> bytes | list[bytes]:
         """BPF_MAP_LOOKUP_AND_DELETE_ELEM: remove ``key`` and return its value (queue/stack: no key)."""
         fl = self._check_flags(flags, "lookup_and_delete")
-        keyless = self._type in abi.POP_MAP_TYPES
+        # Maps without keys (queue, stack, ...) take a NULL key: None or b"".
+        keyless = not self._key_size
         if keyless:
-            if key is not None:
+            if key is not None and key != b"":
                 raise TypeError(f"lookup_and_delete: {self.type_name} maps take no key")
         else:
             self._check_key(key, "lookup_and_delete")
@@ -562,7 +563,7 @@ class Map(FDObject):
                 c.key[:] = key  # type: ignore[index]
             err = c.elem(CMD.MAP_LOOKUP_AND_DELETE_ELEM, fl)
             if err:
-                raise error_for(err, "pop" if keyless else "lookup_and_delete", self, key=True)
+                raise error_for(err, "pop" if self._type in abi.POP_MAP_TYPES else "lookup_and_delete", self, key=True)
             return self._decode_value(c.value)
 
     # Queue, stack and bloom filter: the keyless maps.

@@ -12,6 +12,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from .conftest import (
@@ -161,6 +162,9 @@ def command(draw) -> tuple[list[str], bool]:
             words.append(draw(st.sampled_from(["{d}/new", "{d}/hash", "{d}/sub/x", "{d}/a.b", "/nonexistent/x"])))
     if draw(st.integers(0, 5)) == 0:
         words += draw(st.lists(st.sampled_from(JUNK + NUMBERS), min_size=1, max_size=2))
+    # pybpftool's event_pipe reads ring buffers (beyond bpftool, which refuses them): it would
+    # wait for events, not end.
+    assume(not ("event_pipe".startswith(words[0]) and any("ringbuf" in w or w == "{tag}r" for w in words)))
     argv = opts + ["map"] + words
     return argv, sub in MUTATING
 

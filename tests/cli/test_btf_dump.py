@@ -288,11 +288,11 @@ def test_empty_and_several(oracle: Oracle, bpffs_dir: Path, f: str) -> None:
 
 @pytest.fixture(scope="module")
 def globals_maps(bpf_objects, tmp_path_factory):
-    from pybpf import loader
-
     import os
     import shutil
     import uuid
+
+    from pybpf import loader
 
     d = Path("/sys/fs/bpf") / f"btfcli-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     d.mkdir()

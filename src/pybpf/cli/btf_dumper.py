@@ -26,9 +26,8 @@ there (the key failing skips the value), DATASEC values are ``{".data":[{"var":.
 
 from __future__ import annotations
 
-import sys
-
 import struct
+import sys
 
 from pybpf.btf.types import INT_ENCODING, KIND
 from pybpf.cli.output import Output, json_quote

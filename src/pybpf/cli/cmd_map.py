@@ -362,7 +362,7 @@ def do_lookup(args: Args, out: Output) -> int:
         if not m.key_size and int(m.info().type) == MAP_TYPE.BLOOM_FILTER:
             return _lookup_failed(out, e.key, errno.ENOENT)
         try:
-            value = m.lookup(e.key) if m.key_size else m.peek()
+            value = m.lookup(e.key if m.key_size else b"")  # keyless: the kernel's NULL-key lookup
         except BPFError as err:
             return _lookup_failed(out, e.key, err.errno)
         _print_key_value(out, m, e.key, value)
