@@ -25,8 +25,8 @@ cat > /usr/local/bin/pybpftool <<LAUNCHER
 #!$PWD/.venv/bin/python -S
 import sys
 sys.path[:0] = ["$PWD/src", "$purelib"]
-from pybpf.cli.main import main
-sys.exit(main())
+from pybpf.cli import run
+sys.exit(run())
 LAUNCHER
 chmod 755 /usr/local/bin/pybpftool
 
