@@ -388,6 +388,29 @@ class _RingMapping:
 
     __slots__ = ()
 
+    def _map_rings(self, map_type: int, what: str, *, user: bool) -> None:
+        """Map the consumer page and the producer page + data (twice over, so a record running
+        past the end reads as one piece), and wait on the map fd. Kernel rings: user space
+        writes the consumer page; user rings: it writes the data. Released by ``_release``."""
+        if int(self._map.type) != map_type:
+            raise InvalidArgument(errno.EINVAL, what, self._map, f"map is not a {what.replace(' reader', '')}")
+        fd = self._map.fileno()
+        self._size = self._map.max_entries
+        page = _perf.PAGE_SIZE
+        self._cons_mm = _perf.map_shared(fd, page, 0, writable=not user)
+        self._prod_mm = _perf.map_shared(fd, page + 2 * self._size, page, writable=user)
+        c, p = memoryview(self._cons_mm), memoryview(self._prod_mm)
+        self._cons = c[:8].cast("Q")
+        self._prod = p[:8].cast("Q")
+        self._words = p.cast("I")  # record headers, read and written as aligned u32 words
+        self._views = [self._cons, self._prod, self._words, c, p]
+        self._waiter = _perf.Waiter(armed=False)
+        if user:
+            self._waiter.register(fd, _perf.EPOLLOUT)  # room freed by the kernel's drain
+        else:
+            self._waiter.register(fd)
+        self._waiter.arm()
+
     def _release(self) -> None:
         for v in self._views:
             v.release()
@@ -418,22 +441,7 @@ class RingBufReader(_RingMapping, _Reader):
         self._views: list[memoryview] = []
         self._cons_mm = self._prod_mm = None
         try:
-            if int(self._map.type) != abi.MAP_TYPE.RINGBUF:
-                raise InvalidArgument(errno.EINVAL, "ring buffer reader", self._map, "map is not a ring buffer")
-            fd = self._map.fileno()
-            self._size = self._map.max_entries
-            page = _perf.PAGE_SIZE
-            self._cons_mm = _perf.map_shared(fd, page, 0, writable=True)
-            self._prod_mm = _perf.map_shared(fd, page + 2 * self._size, page, writable=False)
-            c = memoryview(self._cons_mm)
-            p = memoryview(self._prod_mm)
-            self._cons = c[:8].cast("Q")
-            self._prod = p[:8].cast("Q")
-            self._words = p.cast("I")  # record headers, read as aligned u32 words
-            self._views = [self._cons, self._prod, self._words, c, p]
-            self._waiter = _perf.Waiter(armed=False)
-            self._waiter.register(fd)
-            self._waiter.arm()
+            self._map_rings(abi.MAP_TYPE.RINGBUF, "ring buffer reader", user=False)
         except BaseException:
             self._release()
             self._closed = True
@@ -491,22 +499,8 @@ class UserRingBuf(_RingMapping):
         self._waiter: _perf.Waiter | None = None
         self._closed = False
         try:
-            if int(self._map.type) != abi.MAP_TYPE.USER_RINGBUF:
-                raise InvalidArgument(errno.EINVAL, "user ring buffer", self._map, "map is not a user ring buffer")
-            fd = self._map.fileno()
-            self._size = self._map.max_entries
-            page = _perf.PAGE_SIZE
-            self._cons_mm = _perf.map_shared(fd, page, 0, writable=False)
-            self._prod_mm = _perf.map_shared(fd, page + 2 * self._size, page, writable=True)
-            c = memoryview(self._cons_mm)
-            self._data = memoryview(self._prod_mm)
-            self._cons = c[:8].cast("Q")
-            self._prod = self._data[:8].cast("Q")
-            self._words = self._data.cast("I")
-            self._views = [self._cons, self._prod, self._words, c, self._data]
-            self._waiter = _perf.Waiter(armed=False)
-            self._waiter.register(fd, _perf.EPOLLOUT)
-            self._waiter.arm()
+            self._map_rings(abi.MAP_TYPE.USER_RINGBUF, "user ring buffer", user=True)
+            self._data = self._views[-1]
         except BaseException:
             self._release()
             self._closed = True
